@@ -38,11 +38,19 @@ END_MARKER = "--- END ENVIRON ---"
 _job_lock = threading.RLock()
 
 _current_job_dir: ContextVar[str | None] = ContextVar("sio_job_dir", default=None)
+_caller_dir: ContextVar[str | None] = ContextVar("sio_caller_dir", default=None)
 
 
 def current_job_dir() -> str:
     """The directory of the job now running (the current directory outside a job)."""
     return _current_job_dir.get() or os.getcwd()
+
+
+def caller_dir() -> str:
+    """The working directory ``run()`` was called from (the current directory
+    outside a job). Local paths with ``use_filetracker: false`` are relative
+    to it."""
+    return _caller_dir.get() or os.getcwd()
 
 
 def _filter_names(environ: dict, key: str) -> list[str]:
@@ -68,11 +76,13 @@ def _job_directory() -> Iterator[str]:
     previous = os.getcwd()
     path = tempfile.mkdtemp(prefix="sio-job-")
     token = _current_job_dir.set(path)
+    caller_token = _caller_dir.set(previous)
     try:
         os.chdir(path)
         yield path
     finally:
         _current_job_dir.reset(token)
+        _caller_dir.reset(caller_token)
         try:
             os.chdir(previous)
         finally:
