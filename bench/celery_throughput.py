@@ -1,0 +1,241 @@
+#!/usr/bin/env python3
+"""Throughput of sio-celery-worker against a bare Celery echo task.
+
+For each broker (Redis, RabbitMQ, the embedded SQLite broker) and in one
+run: start a bare Celery worker (default Celery settings, a task returning
+its argument), the same bare worker with sio-celery's reliability settings
+(late acks, prefetch 1, events) and ``sio-celery-worker``, all with the same
+broker and concurrency, send N jobs to each (``ping`` jobs to sio-workers, ``echo`` to
+the bare one), wait for every result and print jobs/s and the ratio
+sio/bare. Target: ratio >= 0.9 for Redis and RabbitMQ.
+
+Usage: .venv/bin/python bench/celery_throughput.py [-n 1000] [-c 2] [--rounds 2]
+       [--brokers redis,amqp,embedded]
+Environment: BENCH_REDIS_URL (default redis://127.0.0.1:6379/12, flushed),
+BENCH_AMQP_URL (default amqp://guest:guest@127.0.0.1:5672//).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from celery import Celery
+
+BIN = Path(sys.executable).parent
+TASK_NAME = "sio.celery.job.sioworkers_job"
+
+BARE_APP = """
+import os
+from celery import Celery
+
+if os.environ["BENCH_BROKER"].startswith("sqla+"):
+    import sio.celery.embedded  # noqa: F401  (the same SQLite transport as sio-celery-worker)
+
+app = Celery("bare", broker=os.environ["BENCH_BROKER"], backend=os.environ["BENCH_BACKEND"])
+app.conf.task_default_queue = "bare-echo"
+if os.environ.get("BENCH_SIO_SETTINGS"):
+    app.conf.update(
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        worker_send_task_events=True,
+        task_send_sent_event=True,
+    )
+
+
+@app.task(name="bare.echo")
+def echo(value):
+    return value
+"""
+
+
+def backend_for(broker: str, data_dir: Path) -> str:
+    if broker.startswith("sqla+"):
+        return f"db+sqlite:///{data_dir / 'results.sqlite'}"
+    return "rpc://"
+
+
+def start(cmd: list[str], env: dict, log: Path) -> subprocess.Popen:
+    out = open(log, "wb")  # noqa: SIM115 - closed with the process
+    proc = subprocess.Popen(
+        cmd, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True
+    )
+    deadline = time.monotonic() + 120
+    while " ready." not in log.read_text(errors="replace"):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"worker did not start:\n{log.read_text(errors='replace')}")
+        time.sleep(0.2)
+    return proc
+
+
+def stop(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=20)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        pass
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
+
+
+def measure(app: Celery, name: str, queue: str, make_arg, n: int) -> float:
+    """Send n tasks, wait for all results; jobs per second."""
+    begin = time.perf_counter()
+    results = [app.send_task(name, args=[make_arg(i)], queue=queue) for i in range(n)]
+    for res in results:
+        res.get(timeout=600)
+    return n / (time.perf_counter() - begin)
+
+
+def purge(app: Celery, queue: str) -> None:
+    with app.connection_for_write() as conn:
+        try:
+            conn.default_channel.queue_purge(queue)
+        except Exception:  # the queue may not exist yet
+            pass
+
+
+def run_broker(label: str, broker: str, n: int, concurrency: int, rounds: int, tmp: Path):
+    data_dir = tmp / f"data-{label}"
+    data_dir.mkdir()
+    backend = backend_for(broker, data_dir)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CELERY_")}
+    env.update(
+        SIO_CELERY_DATA_DIR=str(data_dir),
+        BENCH_BROKER=broker,
+        BENCH_BACKEND=backend,
+        PYTHONPATH=os.pathsep.join(filter(None, [str(tmp), env.get("PYTHONPATH", "")])),
+    )
+    common = ["-c", str(concurrency), "-l", "info", "--without-mingle", "--without-gossip"]
+
+    bare_client = Celery("bare-client", broker=broker, backend=backend, set_as_current=False)
+    # The sio-settings variant's client sends task-sent events like sio's.
+    bare_sio_client = Celery(
+        "bare-sio-client", broker=broker, backend=backend, set_as_current=False
+    )
+    bare_sio_client.conf.task_send_sent_event = True
+    sio_client = Celery("sio-client", set_as_current=False)
+    sio_client.config_from_object("sio.celery.default_config")
+    sio_client.conf.broker_url = broker
+    sio_client.conf.result_backend = backend
+    purge(bare_client, "bare-echo")
+    purge(sio_client, "sioworkers")
+
+    ping = lambda i: {"job_type": "ping", "ping": i}  # noqa: E731
+    echo = lambda i: i  # noqa: E731
+    bare_cmd = [str(BIN / "celery"), "-A", "bare_echo_app", "worker", *common]
+    variants = {
+        "bare": (bare_cmd, {}, bare_client, "bare.echo", "bare-echo", echo),
+        "bare+sio-settings": (
+            bare_cmd,
+            {"BENCH_SIO_SETTINGS": "1"},
+            bare_sio_client,
+            "bare.echo",
+            "bare-echo",
+            echo,
+        ),
+        "sio": (
+            [str(BIN / "sio-celery-worker"), *common, broker],
+            {},
+            sio_client,
+            TASK_NAME,
+            "sioworkers",
+            ping,
+        ),
+    }
+    rates: dict[str, list[float]] = {name: [] for name in variants}
+    for r in range(rounds):
+        for name, (cmd, extra_env, client, task, queue, make_arg) in variants.items():
+            proc = start(
+                [*cmd[:-1], "-n", f"{name}{r}@%h", cmd[-1]]
+                if name == "sio"
+                else [*cmd, "-n", f"{name}{r}@%h"],
+                {**env, **extra_env},
+                tmp / f"{label}-{name}{r}.log",
+            )
+            try:
+                measure(client, task, queue, make_arg, 20)  # warm up
+                rates[name].append(measure(client, task, queue, make_arg, n))
+            finally:
+                stop(proc)
+    bare_client.close()
+    bare_sio_client.close()
+    sio_client.close()
+    best = {name: max(values) for name, values in rates.items()}
+    ratio = best["sio"] / best["bare"]
+    print(
+        f"{label:9s} bare echo {best['bare']:7.1f} jobs/s | bare echo, sio settings "
+        f"{best['bare+sio-settings']:7.1f} jobs/s | sio-celery-worker ping {best['sio']:7.1f} "
+        f"jobs/s | ratio sio/bare {ratio:4.2f} | ratio sio/bare-with-sio-settings "
+        f"{best['sio'] / best['bare+sio-settings']:4.2f}",
+        flush=True,
+    )
+    print(
+        "          rounds: "
+        + "; ".join(f"{k} {', '.join(f'{x:.0f}' for x in v)}" for k, v in rates.items()),
+        flush=True,
+    )
+    return ratio
+
+
+def run_cost_ms(n: int = 200) -> float:
+    """Milliseconds one ``run()`` of a ping job takes here, without Celery."""
+    from sio.workers.runner import run
+
+    begin = time.perf_counter()
+    for i in range(n):
+        run({"job_type": "ping", "ping": i})
+    return (time.perf_counter() - begin) / n * 1000
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("-n", type=int, default=1000, help="jobs per measurement")
+    parser.add_argument("-c", "--concurrency", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=2, help="best of this many rounds")
+    parser.add_argument("--brokers", default="redis,amqp,embedded")
+    args = parser.parse_args(argv)
+    urls = {
+        "redis": os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12"),
+        "amqp": os.environ.get("BENCH_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//"),
+    }
+    print(
+        f"celery throughput: {args.n} jobs, concurrency {args.concurrency}, "
+        f"best of {args.rounds} round(s); target ratio >= 0.9 (redis, amqp)",
+        flush=True,
+    )
+    print(f"sio.workers.runner.run() of a ping job in-process: {run_cost_ms():.2f} ms", flush=True)
+    with tempfile.TemporaryDirectory(prefix="sio-celery-bench-") as tmp_name:
+        tmp = Path(tmp_name)
+        (tmp / "bare_echo_app.py").write_text(BARE_APP)
+        ratios = {}
+        for label in args.brokers.split(","):
+            if label == "embedded":
+                broker = f"sqla+sqlite:///{tmp / 'data-embedded' / 'broker.sqlite'}"
+            else:
+                broker = urls[label]
+            if label == "redis":
+                import redis
+
+                redis.Redis.from_url(broker).flushdb()
+            ratios[label] = run_broker(label, broker, args.n, args.concurrency, args.rounds, tmp)
+        if "redis" in ratios:
+            redis.Redis.from_url(urls["redis"]).flushdb()
+    below = [k for k in ("redis", "amqp") if k in ratios and ratios[k] < 0.9]
+    if any(k in ratios for k in ("redis", "amqp")):
+        print("below target: " + ", ".join(below) if below else "redis/amqp ratios meet the target")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

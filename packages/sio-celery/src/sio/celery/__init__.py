@@ -1,0 +1,40 @@
+"""Celery bindings of sio-workers.
+
+``app`` is the Celery application of ``celery -A sio.celery worker``,
+``celery -A sio.celery flower`` and ``sio-celery-worker``. It is configured
+from the module named by ``$CELERY_CONFIG_MODULE`` (Celery's ``--config``
+sets it too), by default :mod:`sio.celery.default_config`; old and new
+setting names are both accepted. The app is not made Celery's *current*
+app, so importing :mod:`sio.celery.job` from a program that has its own
+Celery app does not take that app's place.
+
+The one task is :data:`TASK_NAME` (:func:`sio.celery.job.sioworkers_job`),
+routed to the queue, exchange and routing key :data:`QUEUE_NAME`.
+"""
+
+from __future__ import annotations
+
+import os
+
+from celery import Celery
+from sio.celery import settings as _settings
+
+__all__ = ["QUEUE_NAME", "TASK_NAME", "app", "config_module"]
+
+#: The task clients send jobs to.
+TASK_NAME = "sio.celery.job.sioworkers_job"
+
+#: Queue, exchange and routing key of jobs.
+QUEUE_NAME = "sioworkers"
+
+
+def config_module() -> str:
+    """The configuration module the app uses."""
+    return os.environ.get("CELERY_CONFIG_MODULE") or _settings.DEFAULT_CONFIG_MODULE
+
+
+app = Celery("sio.celery", set_as_current=False)
+app.config_from_object(_settings.LazySettings(config_module()))
+
+# Register the task with the app (job.py imports ``app`` from here).
+from sio.celery import job as _job  # noqa: E402,F401

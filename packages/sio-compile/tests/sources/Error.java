@@ -1,0 +1,3 @@
+public class Error {
+    public static void main(String[] args) { int x = undeclaredVariable; }
+}

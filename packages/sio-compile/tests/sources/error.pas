@@ -1,0 +1,4 @@
+program error;
+begin
+  writeln(undeclared_variable);
+end.

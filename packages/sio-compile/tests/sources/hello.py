@@ -1,0 +1,3 @@
+import sys
+
+print("Hello from Python", sys.flags.isolated)

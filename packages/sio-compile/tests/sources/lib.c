@@ -1,0 +1,2 @@
+#include "lib.h"
+int lib_answer(void) { return 42; }

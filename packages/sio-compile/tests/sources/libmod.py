@@ -1,0 +1,2 @@
+def lib_answer():
+    return 46

@@ -1,0 +1,3 @@
+// bad-inputs.md §G 43: the compiler would echo the included file
+#include "/etc/passwd"
+int main() {}

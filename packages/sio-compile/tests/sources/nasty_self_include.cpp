@@ -1,0 +1,3 @@
+// bad-inputs.md §G 46: a file that includes itself
+#include __FILE__
+int main() {}

@@ -1,0 +1,5 @@
+program uselib;
+uses libunit;
+begin
+  writeln('answer ', lib_answer);
+end.

@@ -1,0 +1,3 @@
+from libmod import lib_answer
+
+print("answer", lib_answer())

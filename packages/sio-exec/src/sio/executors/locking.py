@@ -1,0 +1,58 @@
+"""The machine-wide lock that keeps ``cpu-exec`` timings undisturbed.
+
+``cpu-exec`` measures real CPU time, so on one machine at most one such run
+may happen at a time and no other job may run beside it (``contracts.md``
+§6.2). Every exec-family job therefore holds a lock on one lock file for its
+whole duration: ``cpu-exec`` an *exclusive* one, every other job a *shared*
+one. Shared holders run side by side; an exclusive holder waits until no one
+else holds the lock, and blocks newcomers while it runs.
+
+The lock is :func:`fcntl.flock` on the file named by the environment variable
+``SIO_EXEC_LOCK_FILE``, by default ``/run/lock/sio-workers-exec.lock`` (or
+``<tempdir>/sio-workers-exec.lock`` where ``/run/lock`` is not writable). A
+``flock`` belongs to an open file description, so it works across worker
+processes (Celery's prefork pool, several workers on one machine) and is
+released by the kernel when a holder dies. All workers of one machine must
+see the same lock file.
+
+Other job packages may take the shared lock too, with
+``with job_lock(exclusive=False): ...``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import tempfile
+from collections.abc import Iterator
+
+LOCK_ENV = "SIO_EXEC_LOCK_FILE"
+DEFAULT_LOCK_DIR = "/run/lock"
+LOCK_NAME = "sio-workers-exec.lock"
+
+
+def lock_path() -> str:
+    """The lock file in use (see the module documentation)."""
+    configured = os.environ.get(LOCK_ENV)
+    if configured:
+        return configured
+    if os.path.isdir(DEFAULT_LOCK_DIR) and os.access(DEFAULT_LOCK_DIR, os.W_OK):
+        return os.path.join(DEFAULT_LOCK_DIR, LOCK_NAME)
+    return os.path.join(tempfile.gettempdir(), LOCK_NAME)
+
+
+@contextlib.contextmanager
+def job_lock(exclusive: bool) -> Iterator[str]:
+    """Hold the machine-wide lock (exclusive or shared) while in the block.
+
+    Blocks until the lock is granted; yields the lock file's path.
+    """
+    path = lock_path()
+    # Read-only is enough for flock, so workers under other users share it.
+    fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        yield path
+    finally:
+        os.close(fd)  # releases the lock

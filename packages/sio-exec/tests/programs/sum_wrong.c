@@ -1,0 +1,8 @@
+/* Reads two integers, prints their sum plus one (a wrong answer). */
+#include <stdio.h>
+int main(void) {
+    long long a, b;
+    if (scanf("%lld %lld", &a, &b) != 2) return 1;
+    printf("%lld\n", a + b + 1);
+    return 0;
+}

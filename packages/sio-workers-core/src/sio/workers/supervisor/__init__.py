@@ -1,0 +1,1 @@
+"""The secure supervisor: launcher, slots, cgroups, verdicts (see docs/supervisor.rst)."""

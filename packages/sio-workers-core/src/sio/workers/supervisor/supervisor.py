@@ -1,0 +1,390 @@
+"""Spawn, watch and account one supervised run.
+
+:func:`supervise` is the whole life of a run:
+
+1. take a free slot (uid + pooled cgroup, :mod:`.slots`), reset its cgroup
+   and set the memory and pids limits;
+2. ``os.posix_spawn`` the static launcher (the worker never forks itself)
+   with the program's stdin/stdout/stderr and a status pipe on fd 3;
+3. watch: wall clock and the run's CPU clock (by default the cgroup's CPU
+   time of the whole tree), sleeping adaptively (never longer than the
+   remaining CPU budget divided by the number of CPUs), and kill the whole
+   tree when a limit is passed (SIGKILL to the launcher → the namespace init
+   dies by ``PR_SET_PDEATHSIG`` → the kernel kills the pid namespace; then a
+   final freeze-and-kill sweep of the cgroup);
+4. collect the facts (status line of the launcher, cgroup CPU, peak memory,
+   OOM kills, output size) into :class:`~.verdict.Facts`.
+
+Nothing here decides a verdict: :func:`~.verdict.verdict` does.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import os
+import resource
+import select
+import signal
+import time
+from dataclasses import dataclass, field
+
+from sio.workers.supervisor import build
+from sio.workers.supervisor.cgroups import CgroupError, CgroupStats, RunCgroup
+from sio.workers.supervisor.slots import Slot, SlotsExhausted, acquire_slot, root_mountpoint
+from sio.workers.supervisor.verdict import Facts
+
+SYSTEM_LINKS_OR_DIRS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+_RESETTABLE_SIGNALS = tuple(
+    s for s in signal.valid_signals() if s not in (signal.SIGKILL, signal.SIGSTOP)
+)
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A seccomp + resource profile of the launcher."""
+
+    name: str
+    seccomp: str
+    """Launcher profile: ``native``, ``python``, ``jvm`` or ``none``."""
+    pids: int
+    """Default pids limit (processes + threads) of the program."""
+    nofile: int
+    stack_is_memory: bool
+    """RLIMIT_STACK = 2 × the memory limit (native) instead of 8 MiB."""
+    extra_ro: tuple[str, ...] = ()
+
+
+PROFILES = {
+    "native": Profile("native", "native", pids=64, nofile=64, stack_is_memory=True),
+    "python": Profile("python", "python", pids=64, nofile=256, stack_is_memory=False),
+    "jvm": Profile("jvm", "jvm", pids=512, nofile=1024, stack_is_memory=False,
+                   extra_ro=("/etc/java-17-openjdk", "/etc/java-21-openjdk",
+                             "/etc/java-25-openjdk")),
+}
+
+
+class CpuClock:
+    """The clock that measures and limits ``time_used``.
+
+    The default is the CPU time (user+system) of every process and thread in
+    the run's cgroup. Subclasses (the VCPU executor) replace it, e.g. with an
+    instruction counter: ``used_ms`` is polled by the watchdog, ``final_ms``
+    gives ``time_used``; ``enforce = False`` leaves enforcement to the program's
+    wrapper (the watchdog then only polls the wall clock).
+    """
+
+    name = "cgroup-cpu"
+    enforce = True
+
+    def start(self, cgroup: RunCgroup) -> None:
+        self.cgroup = cgroup
+
+    def used_ms(self) -> float:
+        return self.cgroup.cpu_ns() / 1e6
+
+    def max_rate(self) -> float:
+        """Upper bound of clock ms per wall ms (for sleeping in the watchdog)."""
+        return float(len(os.sched_getaffinity(0)) or 1)
+
+    def final_ms(self, stats: CgroupStats) -> int:
+        return round(stats.cpu_ns / 1e6)
+
+    def failure(self) -> str | None:
+        """A reason why the measurement is invalid (the run ends SE), or None."""
+        return None
+
+
+@dataclass
+class RunSpec:
+    """What to run and how. Units: ms, KiB, bytes. ``None`` = no limit."""
+
+    argv: list[str]
+    """The program's argv; ``argv[0]`` is also the program unless ``executable``."""
+    env: dict[str, str]
+    stdin: int
+    stdout: int
+    stderr: int
+    time_limit_ms: int | None
+    real_time_limit_ms: int | None
+    mem_limit_kib: int | None
+    output_limit: int | None
+    profile: Profile = PROFILES["native"]
+    plain_open: bool = True
+    cwd: str = "/tmp"
+    binds: list[tuple[str, str, bool]] = field(default_factory=list)
+    """Extra ``(host_path, inside_path, read_only)`` bind mounts."""
+    pids_limit: int | None = None
+    tmp_kib: int | None = None
+    tmp_inodes: int = 4096
+    mem_overhead_kib: int = 0
+    """Added to the cgroup limit and subtracted from the peak (a wrapper's memory)."""
+    clock: CpuClock = field(default_factory=CpuClock)
+    ignore_return: bool = False
+    namespaces: bool = True
+    executable: str | None = None
+    """Host path of the file to exec (opened before the namespaces are made)."""
+
+
+@dataclass
+class RunOutcome:
+    facts: Facts
+    measurement: dict[str, str]
+    cgroup_version: str | None = None
+    rusage_cpu_ms: float | None = None
+    """user+system CPU of the launcher's reaped tree from ``wait4`` (a cross-check
+    of the cgroup clock; it misses processes killed before they were reaped)."""
+
+
+@functools.lru_cache(maxsize=1)
+def _system_binds_cached() -> tuple[tuple[str, ...], tuple[tuple[str, str, bool], ...]]:
+    links, binds = _system_binds()
+    return tuple(links), tuple(binds)
+
+
+def _system_binds() -> tuple[list[str], list[tuple[str, str, bool]]]:
+    links, binds = [], [("/usr", "/usr", True)]
+    for path in SYSTEM_LINKS_OR_DIRS:
+        if os.path.islink(path):
+            links.append(path)
+        elif os.path.isdir(path):
+            binds.append((path, path, True))
+    return links, binds
+
+
+def _launcher_args(spec: RunSpec, slot: Slot) -> list[str]:
+    args = []
+    for procs in slot.cgroup.procs_files():
+        args += ["-c", procs]
+    args += ["-u", str(slot.uid), "-g", str(slot.gid)]
+    if spec.namespaces and slot.netns:
+        args += ["-n", slot.netns]
+    rl = []
+    if spec.output_limit is not None:
+        # One byte more than the limit: output of exactly the limit is fine,
+        # anything over it is stopped with SIGXFSZ as soon as it is written.
+        fsize = spec.output_limit + 1
+        rl.append((resource.RLIMIT_FSIZE, fsize, fsize))
+    rl.append((resource.RLIMIT_CORE, 0, 0))
+    rl.append((resource.RLIMIT_NOFILE, spec.profile.nofile, spec.profile.nofile))
+    rl.append((resource.RLIMIT_MEMLOCK, 0, 0))
+    rl.append((resource.RLIMIT_MSGQUEUE, 0, 0))
+    if spec.profile.stack_is_memory and spec.mem_limit_kib:
+        # Twice the memory limit: the cgroup stops a deep stack first (MLE),
+        # whatever order the program touches it in.
+        stack = 2 * spec.mem_limit_kib * 1024
+        rl.append((resource.RLIMIT_STACK, stack, stack))
+    else:
+        rl.append((resource.RLIMIT_STACK, 8 << 20, 8 << 20))
+    if spec.time_limit_ms is not None and spec.clock.enforce:
+        # A per-process backstop only: the watchdog kills the tree first.
+        soft = math.ceil(spec.time_limit_ms / 1000) + 1
+        rl.append((resource.RLIMIT_CPU, soft, soft + 1))
+    for res, soft, hard in rl:
+        args += ["-r", f"{res}:{soft}:{hard}"]
+    if spec.namespaces:
+        links, fixed = _system_binds_cached()
+        binds = list(fixed)
+        for path in spec.profile.extra_ro:
+            if os.path.isdir(path):
+                binds.append((path, path, True))
+        binds += spec.binds
+        args += ["-M", str(root_mountpoint())]
+        for link in links:
+            args += ["-l", link]
+        for src, dst, ro in binds:
+            args += ["-b", f"{src}:{dst}:{'ro' if ro else 'rw'}"]
+        tmp_kib = spec.tmp_kib or spec.mem_limit_kib or 65536
+        args += ["-t", f"{tmp_kib}:{spec.tmp_inodes}"]
+    else:
+        args.append("-N")
+    args += ["-w", spec.cwd, "-s", spec.profile.seccomp]
+    if spec.plain_open:
+        args.append("-o")
+    return args
+
+
+def _parse_status(text: str) -> tuple[int | None, str | None, str | None, int | None]:
+    """``(wait_status, violation, error, wall_ns)`` from the launcher's status."""
+    lines = text.strip().splitlines()
+    errors = [line for line in lines if line.startswith("error ")]
+    line = errors[0] if errors else (lines[-1] if lines else "")
+    kind, _, rest = line.partition(" ")
+    if kind == "exit":
+        st, wall = rest.split()
+        return int(st), None, None, int(wall)
+    if kind == "rv":
+        name, _, wall = rest.rpartition(" ")
+        return None, name, None, int(wall)
+    if kind == "error":
+        return None, None, rest, None
+    return None, None, None, None
+
+
+def _output_size(fd: int) -> int:
+    try:
+        st = os.fstat(fd)
+    except OSError:
+        return 0
+    import stat as stat_mod
+
+    return st.st_size if stat_mod.S_ISREG(st.st_mode) else 0
+
+
+def _measurement(spec: RunSpec, version: str | None) -> dict[str, str]:
+    return {"time": spec.clock.name, "memory": "cgroup-peak", "cgroup": version or "none"}
+
+
+def supervise(spec: RunSpec) -> RunOutcome:
+    """Run ``spec`` under the supervisor and return the measured facts.
+
+    Never raises for problems of the run; a failure of the supervisor itself is
+    reported as ``Facts.system_error`` (the verdict becomes ``SE``).
+    """
+
+    def se(reason: str, version: str | None = None) -> RunOutcome:
+        return RunOutcome(
+            Facts(system_error=reason, mem_limit_kib=spec.mem_limit_kib),
+            _measurement(spec, version),
+            version,
+        )
+
+    if os.geteuid() != 0:
+        return se("the supervisor needs root (namespaces, cgroups, per-slot uids)")
+    try:
+        launcher = str(build.launcher_path())
+    except (build.LauncherBuildError, OSError) as exc:
+        return se(f"launcher unavailable: {exc}")
+    try:
+        with acquire_slot(launcher) as slot:
+            return _run_in_slot(spec, launcher, slot)
+    except (CgroupError, SlotsExhausted) as exc:
+        return se(str(exc))
+
+
+def _run_in_slot(spec: RunSpec, launcher: str, slot: Slot) -> RunOutcome:
+    cgroup = slot.cgroup
+    version = cgroup.version
+    mem_limit = spec.mem_limit_kib
+    limit_bytes = (mem_limit + spec.mem_overhead_kib) * 1024 if mem_limit else None
+    pids = spec.pids_limit or spec.profile.pids
+    cgroup.prepare(limit_bytes, pids + 2)  # + launcher and namespace init
+    spec.clock.start(cgroup)
+    executable = spec.executable or spec.argv[0]
+    argv = [launcher, *_launcher_args(spec, slot), "--", executable, *spec.argv]
+    status_r, status_w = os.pipe()
+    fds = [os.dup(fd) for fd in (spec.stdin, spec.stdout, spec.stderr, status_w)]
+    actions = [(os.POSIX_SPAWN_DUP2, fd, target) for target, fd in enumerate(fds)]
+    start = time.monotonic()
+    try:
+        pid = os.posix_spawn(
+            launcher,
+            argv,
+            spec.env,
+            file_actions=actions,
+            setsigdef=_RESETTABLE_SIGNALS,
+            setsigmask=(),
+        )
+    except OSError as exc:
+        os.close(status_r)
+        return RunOutcome(Facts(system_error=f"cannot start the launcher: {exc}"),
+                          _measurement(spec, version), version)
+    finally:
+        for fd in (*fds, status_w):
+            os.close(fd)
+    killed_for = None
+    chunks: list[bytes] = []
+    try:
+        killed_for = _watch(spec, status_r, chunks, start)
+        if killed_for:
+            _kill(pid, cgroup)
+            _drain(status_r, chunks, 2.0)
+        _, wait_status, rusage = os.wait4(pid, 0)
+    finally:
+        os.close(status_r)
+    wall_ms = round((time.monotonic() - start) * 1000)
+    cgroup_error = None
+    try:
+        if cgroup.pids():
+            cgroup.kill_all()
+        stats = cgroup.stats()
+    except (CgroupError, OSError) as exc:
+        cgroup_error = f"cgroup accounting failed: {exc}"
+        stats = CgroupStats(0, 0, 0)
+    finally:
+        cgroup.finish()
+    st, violation, error, wall_ns = _parse_status(b"".join(chunks).decode(errors="replace"))
+    if wall_ns is not None and not killed_for:
+        wall_ms = round(wall_ns / 1e6)
+    if error:
+        system_error = f"supervisor: {error}"
+    elif cgroup_error:
+        system_error = cgroup_error
+    elif st is None and violation is None and killed_for is None:
+        system_error = f"the launcher ended without a status (wait status {wait_status})"
+    else:
+        system_error = spec.clock.failure()
+    peak_kib = max(0, stats.peak_bytes // 1024 - spec.mem_overhead_kib)
+    facts = Facts(
+        wait_status=st,
+        cpu_ms=spec.clock.final_ms(stats),
+        wall_ms=wall_ms,
+        peak_kib=peak_kib,
+        oom_kills=stats.oom_kills,
+        output_bytes=_output_size(spec.stdout),
+        time_limit_ms=spec.time_limit_ms,
+        real_time_limit_ms=spec.real_time_limit_ms,
+        mem_limit_kib=mem_limit,
+        output_limit=spec.output_limit,
+        killed_for=killed_for,
+        violation=violation,
+        system_error=system_error,
+        ignore_return=spec.ignore_return,
+    )
+    return RunOutcome(facts, _measurement(spec, version), version,
+                      rusage_cpu_ms=(rusage.ru_utime + rusage.ru_stime) * 1000)
+
+
+def _watch(spec: RunSpec, status_r: int, chunks: list[bytes], start: float) -> str | None:
+    """Wait for the status pipe's EOF; return ``"cpu"``/``"wall"`` when a limit fired."""
+    real_limit = spec.real_time_limit_ms
+    cpu_limit = spec.time_limit_ms if spec.clock.enforce else None
+    rate = spec.clock.max_rate()
+    while True:
+        timeout = 0.5
+        if real_limit is not None:
+            remaining = real_limit - (time.monotonic() - start) * 1000
+            if remaining < 0:
+                return "wall"
+            timeout = min(timeout, remaining / 1000)
+        if cpu_limit is not None:
+            used = spec.clock.used_ms()
+            if used > cpu_limit:
+                return "cpu"
+            timeout = min(timeout, max((cpu_limit - used) / rate / 1000, 0.001))
+        ready, _, _ = select.select([status_r], [], [], max(timeout, 0.0005))
+        if ready:
+            data = os.read(status_r, 4096)
+            if not data:
+                return None
+            chunks.append(data)
+
+
+def _kill(pid: int, cgroup: RunCgroup) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    cgroup.kill_all()
+
+
+def _drain(fd: int, chunks: list[bytes], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while (left := deadline - time.monotonic()) > 0:
+        ready, _, _ = select.select([fd], [], [], left)
+        if not ready:
+            return
+        data = os.read(fd, 4096)
+        if not data:
+            return
+        chunks.append(data)

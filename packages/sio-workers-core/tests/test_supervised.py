@@ -1,0 +1,155 @@
+"""SupervisedExecutor: commands, renv keys, profiles (python, jvm), return codes."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from sio.workers.executors.base import ExecError, noquote
+from sio.workers.executors.supervised import SupervisedExecutor, UnsupportedCommand, command_argv
+
+RENV_KEYS = {"return_code", "result_code", "result_string", "time_used", "mem_used",
+             "real_time_used", "num_syscalls", "exit_signal", "measurement"}
+
+
+def usable() -> bool:
+    from sio.workers.supervisor import cgroups
+
+    return os.geteuid() == 0 and cgroups.detect() is not None
+
+
+needs_supervisor = pytest.mark.skipif(not usable(), reason="needs root and cgroups")
+
+
+def test_command_argv_forms():
+    assert command_argv(["./a b", "x;y"]) == ["./a b", "x;y"]
+    assert command_argv(noquote("./prog --flag 'a b'")) == ["./prog", "--flag", "a b"]
+    assert command_argv("./prog 1 2") == ["./prog", "1", "2"]
+    assert command_argv([noquote("./prog"), "a;b"]) == ["./prog", "a;b"]
+    for bad in ("./a | ./b", "./a > out", "./a; rm -rf ~", "echo $HOME", "ls *"):
+        with pytest.raises(UnsupportedCommand):
+            command_argv(noquote(bad))
+
+
+@needs_supervisor
+def test_shell_syntax_is_se():
+    with SupervisedExecutor() as ex:
+        renv = ex(noquote("./a | ./b"), ignore_errors=True)
+        assert renv["result_code"] == "SE" and "shell syntax" in renv["result_string"]
+        with pytest.raises(ExecError) as info:
+            ex(noquote("./a | ./b"))
+    assert info.value.renv["result_code"] == "SE"
+
+
+@needs_supervisor
+def test_capture_output_env_and_renv(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("WORKER_SECRET", "s3cret")
+    with SupervisedExecutor() as ex:
+        renv = ex(["/usr/bin/env"], env={"A": "1"}, capture_output=True, split_lines=True)
+    assert RENV_KEYS <= set(renv)
+    assert sorted(renv["stdout"]) == [b"A=1", b"LANGUAGE=en_US.UTF-8", b"LC_ALL=en_US.UTF-8"]
+    assert (renv["result_code"], renv["return_code"], renv["num_syscalls"]) == ("OK", 0, 0)
+    assert renv["measurement"]["time"] == "cgroup-cpu"
+    assert renv["measurement"]["memory"] == "cgroup-peak"
+
+
+@needs_supervisor
+def test_program_return_code(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with SupervisedExecutor(use_program_return_code=True) as ex:
+        renv = ex(["/bin/false"], ignore_errors=True)
+    assert (renv["result_code"], renv["return_code"]) == ("RE", 1)
+    with SupervisedExecutor() as ex:
+        renv = ex(["/bin/false"], ignore_errors=True)
+    assert (renv["result_code"], renv["return_code"]) == ("RE", 0)
+
+
+@needs_supervisor
+def test_stdin_is_passed(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "in").write_text("hello\n")
+    with SupervisedExecutor() as ex, open(tmp_path / "in", "rb") as fin:
+        renv = ex(["/bin/cat"], stdin=fin, capture_output=True)
+    assert renv["stdout"] == b"hello\n"
+
+
+@needs_supervisor
+def test_python_profile(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "p.py").write_text("import threading\nprint(sum(range(10)))\n"
+                                   "open('/tmp/x', 'w').write('x')\n")
+    with SupervisedExecutor(allow_local_open=True) as ex:
+        renv = ex(["python3", "p.py"], profile="python", capture_output=True,
+                  time_limit=5000, mem_limit=256 * 1024)
+    assert (renv["result_code"], renv["stdout"]) == ("OK", b"45\n")
+    with SupervisedExecutor() as ex:
+        renv = ex(["python3", "-c", "open('/tmp/x', 'w')"], profile="python",
+                  time_limit=5000, mem_limit=256 * 1024, ignore_errors=True)
+    assert renv["result_string"] == "program exited with code 1"  # PermissionError
+    with SupervisedExecutor() as ex:
+        renv = ex(["python3", "-c", "import socket; socket.socket()"], profile="python",
+                  time_limit=5000, mem_limit=256 * 1024, ignore_errors=True)
+    assert renv["result_string"] == "intercepted forbidden syscall socket"
+
+
+@needs_supervisor
+@pytest.mark.skipif(not shutil.which("javac"), reason="no JDK")
+def test_jvm_profile_threads(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "Hello.java").write_text(
+        "public class Hello { public static void main(String[] a) throws Exception {"
+        " Thread t = new Thread(() -> System.out.println(\"thread\")); t.start(); t.join();"
+        " System.out.println(\"hello\"); } }")
+    subprocess.run(["javac", "Hello.java"], check=True)
+    with SupervisedExecutor(allow_local_open=True) as ex:
+        renv = ex(["java", "-Xmx64m", "-XX:+UseSerialGC", "-cp", ".", "Hello"],
+                  profile="jvm", capture_output=True, time_limit=10000, mem_limit=512 * 1024)
+    assert (renv["result_code"], renv["stdout"]) == ("OK", b"thread\nhello\n")
+
+
+@needs_supervisor
+def test_concurrent_runs_get_distinct_slots(tmp_path, monkeypatch):
+    import threading
+
+    monkeypatch.chdir(tmp_path)
+    results: list[dict] = []
+
+    def one() -> None:
+        with SupervisedExecutor() as ex:
+            results.append(ex(
+                ["python3", "-c", "import os, time; print(os.getuid()); time.sleep(0.3)"],
+                profile="python", capture_output=True, time_limit=5000,
+                mem_limit=256 * 1024))
+
+    threads = [threading.Thread(target=one) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    uids = {r["stdout"].strip() for r in results}
+    assert [r["result_code"] for r in results] == ["OK"] * 3
+    assert len(uids) == 3 and all(int(u) >= 1000 for u in uids)
+
+
+@needs_supervisor
+def test_supervisor_failure_is_se_with_reason(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with SupervisedExecutor() as ex:
+        renv = ex(["./missing-program"], ignore_errors=True)
+    assert renv["result_code"] == "SE"
+    assert "missing-program" in renv["result_string"]
+    assert renv["return_code"] == 1
+
+
+@needs_supervisor
+def test_limits_from_environ_with_prefix(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with SupervisedExecutor() as ex:
+        renv = ex(["/bin/sleep", "5"], environ={"exec_real_time_limit": 200},
+                  environ_prefix="exec_", ignore_errors=True)
+    assert (renv["result_code"], renv["result_string"]) == ("TLE", "wall time limit exceeded")
+    assert renv["real_time_killed"] is True

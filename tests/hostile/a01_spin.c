@@ -1,0 +1,2 @@
+/* bad-inputs A1: for(;;); -> TLE */
+int main(void) { for (;;) { __asm__ volatile(""); } }

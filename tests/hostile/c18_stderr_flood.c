@@ -1,0 +1,3 @@
+/* bad-inputs C18: infinite writes to stderr -> no deadlock (discarded: TLE; to a file: OLE) */
+#include <stdio.h>
+int main(void) { for (;;) fputs("error error error error error\n", stderr); }
