@@ -36,6 +36,14 @@ def test_rabbitmq_broker_from_environment(start_worker, make_client, amqp_url):
     env = send(client, {"job_type": "ping", "ping": "rabbit"}).get(timeout=TIMEOUT)
     assert env["pong"] == "rabbit"
     assert env["result"] == "SUCCESS"
+    # Through the exchange and routing key, as the original clients do.
+    res = client.send_task(
+        TASK_NAME,
+        args=[{"job_type": "ping", "ping": "exchange"}],
+        exchange="sioworkers",
+        routing_key="sioworkers",
+    )
+    assert res.get(timeout=TIMEOUT)["pong"] == "exchange"
 
 
 def test_embedded_broker_and_imported_task(start_worker, data_dir, tmp_path):

@@ -50,3 +50,10 @@ def job(tmp_path):
 
     return run
 
+
+
+@pytest.fixture
+def unprotected():
+    """Skip unless ``DetailedUnprotectedExecutor`` (unsafe-exec, trusted
+    checkers, ingen, inwer) is installed."""
+    return pytest.importorskip("sio.workers.executors.unprotected")

@@ -42,7 +42,7 @@ def test_exec_through_sio_batch(program, tmp_path):
     assert env["result_code"] == "TLE"
 
 
-def test_ingen_inwer_through_sio_batch(program, tmp_path):
+def test_ingen_inwer_through_sio_batch(program, tmp_path, unprotected):
     env = _batch({"job_type": "ingen", "use_filetracker": False, "exe_file": program("ingen"),
                   "re_string": r"gen1\.in", "collected_files_path": "tests"}, tmp_path)
     assert env["collected_files"] == {"gen1.in": "tests/gen1.in"}

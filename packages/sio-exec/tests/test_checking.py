@@ -28,7 +28,7 @@ def _check(job, program, hint: bytes, checker="chk_script", **keys):
         (b"0\nOK\nnice", [100, 1]),
     ],
 )
-def test_percentages(job, program, script, fraction):
+def test_percentages(job, program, script, fraction, unprotected):
     env = _check(job, program, script)
     assert env["result"] == "SUCCESS", env.get("exception")
     assert env["result_code"] == "OK"
@@ -37,13 +37,13 @@ def test_percentages(job, program, script, fraction):
     assert env["result_percentage"] == pytest.approx(fraction[0] / fraction[1])
 
 
-def test_real_checker_reads_in_out_hint(job, program):
+def test_real_checker_reads_in_out_hint(job, program, unprotected):
     env = _check(job, program, b"cmp\n")
     assert env["result_code"] == "OK", env.get("exception")
     assert env["result_string"] == "ok"  # empty comment keeps the run's string
 
 
-def test_wrong_answer(job, program):
+def test_wrong_answer(job, program, unprotected):
     env = _check(job, program, b"1\nWRONG\ntoo small\n")
     assert env["result_code"] == "WA"
     assert env["result_string"] == "too small"
@@ -58,23 +58,23 @@ def _assert_checker_error(env, *words):
         assert word in env["exception"]
 
 
-def test_exit_code_two_is_checker_error(job, program):
+def test_exit_code_two_is_checker_error(job, program, unprotected):
     _assert_checker_error(_check(job, program, b"2\nOK\n\n100\n"), "code 2")
 
 
-def test_unparsable_percentage_is_checker_error(job, program):
+def test_unparsable_percentage_is_checker_error(job, program, unprotected):
     _assert_checker_error(_check(job, program, b"0\nOK\nfine\nplenty\n"), "unparsable")
 
 
-def test_silent_checker_is_checker_error(job, program):
+def test_silent_checker_is_checker_error(job, program, unprotected):
     _assert_checker_error(_check(job, program, b"0\n"), "without printing")
 
 
-def test_crashing_checker_is_checker_error(job, program):
+def test_crashing_checker_is_checker_error(job, program, unprotected):
     _assert_checker_error(_check(job, program, b"x\n", checker="chk_crash"), "signal")
 
 
-def test_looping_checker_is_checker_error(job, program):
+def test_looping_checker_is_checker_error(job, program, unprotected):
     env = _check(job, program, b"x\n", checker="spin", checker_time_limit=300)
     _assert_checker_error(env)
 
@@ -91,7 +91,7 @@ def test_untrusted_checker_protocol(job, program):
     assert env["result_percentage_fraction"] == [1, 2]
 
 
-def test_long_comment_is_bounded(job, program):
+def test_long_comment_is_bounded(job, program, unprotected):
     env = _check(job, program, b"1\nWRONG\n" + "ż".encode() * 3000 + b"\n")
     assert env["result_code"] == "WA"
     assert len(env["result_string"].encode("utf-8")) <= 1024

@@ -146,13 +146,13 @@ def test_unknown_exec_info_mode(job, program):
     assert "cobol" in env["exception"]
 
 
-def test_unsafe_exec_ok(job, program):
+def test_unsafe_exec_ok(job, program, unprotected):
     env = _exec(job, program, "sum", job_type="unsafe-exec")
     assert env["result_code"] == "OK", env.get("exception")
     _assert_figures(env)
 
 
-def test_unsafe_exec_planted_symlink_and_fifo_are_not_followed(job, program, tmp_path):
+def test_unsafe_exec_planted_symlink_and_fifo_are_not_followed(job, program, tmp_path, unprotected):
     """bad-inputs §C 23: the worker never follows what the program planted."""
     with open("/etc/passwd", "rb") as f:
         passwd = f.read()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 
-def test_ingen_collects_matching_files(job, program, tmp_path):
+def test_ingen_collects_matching_files(job, program, tmp_path, unprotected):
     target = tmp_path / "collected"
     env = job(
         "ingen",
@@ -24,7 +24,7 @@ def test_ingen_collects_matching_files(job, program, tmp_path):
     assert env["keep_me"] == "yes"  # input keys are kept
 
 
-def test_ingen_failure_collects_nothing(job, program, tmp_path):
+def test_ingen_failure_collects_nothing(job, program, tmp_path, unprotected):
     env = job(
         "ingen",
         {"exe_file": program("segv")},
@@ -48,7 +48,7 @@ def _inwer(job, program, name, data, **keys):
                in_file_name="abc1.in", keep_me=1, **keys)
 
 
-def test_inwer_ok(job, program):
+def test_inwer_ok(job, program, unprotected):
     env = _inwer(job, program, "inwer", b"5 7\n")
     assert env["result_code"] == "OK", env
     assert env["stdout"] == ["OK", "abc1.in: a=5 b=7"]
@@ -56,14 +56,14 @@ def test_inwer_ok(job, program):
     assert isinstance(env["time_used"], int) and isinstance(env["mem_used"], int)
 
 
-def test_inwer_wrong(job, program):
+def test_inwer_wrong(job, program, unprotected):
     env = _inwer(job, program, "inwer", b"5000 7\n")
     assert env["result_code"] == "WA"
     assert env["result_string"] == "WRONG"
     assert env["stdout"][1] == "abc1.in: values out of range"
 
 
-def test_inwer_faulty(job, program):
+def test_inwer_faulty(job, program, unprotected):
     env = _inwer(job, program, "segv", b"1 1\n")
     assert env["result_code"] == "RE"
     assert "signal 11" in env["result_string"]

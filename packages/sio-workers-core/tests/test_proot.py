@@ -14,6 +14,9 @@ pytestmark = pytest.mark.skipif(shutil.which("proot") is None, reason="needs Deb
 
 
 def _executor(*args, **kwargs):
+    # The default run hook of BaseExecutor lives in executors/unprotected.py
+    # (issue 3); until it exists, the executor-level tests cannot run.
+    pytest.importorskip("sio.workers.executors.unprotected")
     from sio.workers.executors.proot import PRootExecutor
 
     return PRootExecutor(*args, **kwargs)
@@ -76,9 +79,17 @@ def test_executor_proot_options_and_basics(sio_sandboxes, tmp_path, monkeypatch)
     assert renv["stdout"].decode().split() == ["shell-works", "hi"]
 
 
+def _run_in(root, argv):
+    """Run ``argv`` under proot with ``root`` as / in the current directory."""
+    from sio.workers.executors.proot import proot_argv
+
+    return subprocess.run([*proot_argv(root, os.getcwd()), *argv], capture_output=True,
+                          text=True, timeout=300)
+
+
 def test_gcc_image_compiles_c_and_cpp(sio_sandboxes, tmp_path, monkeypatch):
     name = recipes.default_name("compiler-gcc")
-    sio_sandboxes(name)
+    root = sio_sandboxes(name)[name]
     monkeypatch.chdir(tmp_path)
     (tmp_path / "a.c").write_text('#include <stdio.h>\n#include <math.h>\n'
                                   'int main(void){printf("%d\\n",(int)sqrt(49.0));return 0;}\n')
@@ -86,29 +97,35 @@ def test_gcc_image_compiles_c_and_cpp(sio_sandboxes, tmp_path, monkeypatch):
                                     'int main(){std::vector<int> v(6);'
                                     'std::cout<<v.size()<<"\\n";}\n')
     (tmp_path / "leak.c").write_text('#include "/etc/passwd"\n')
-    with _executor(name) as ex:
-        c = ex(["/usr/bin/gcc", "-O2", "-static", "-o", "a", "a.c", "-lm"],
-               capture_output=True, forward_stderr=True, ignore_errors=True)
-        cpp = ex(["/usr/bin/g++", "-O2", "-o", "b", "b.cpp"], capture_output=True,
-                 forward_stderr=True, ignore_errors=True)
-        leak = ex(["/usr/bin/gcc", "-c", "leak.c"], capture_output=True,
-                  forward_stderr=True, ignore_errors=True)
-    assert c["return_code"] == 0, c["stdout"]
-    assert cpp["return_code"] == 0, cpp["stdout"]
+    c = _run_in(root, ["/usr/bin/gcc", "-O2", "-static", "-o", "a", "a.c", "-lm"])
+    assert c.returncode == 0, c.stderr
+    cpp = _run_in(root, ["/usr/bin/g++", "-O2", "-o", "b", "b.cpp"])
+    assert cpp.returncode == 0, cpp.stderr
+    leak = _run_in(root, ["/usr/bin/gcc", "-c", "leak.c"])
+    assert leak.returncode != 0 and "root:x:0" not in leak.stderr + leak.stdout
     assert subprocess.run(["./a"], capture_output=True, text=True).stdout == "7\n"
     assert subprocess.run(["./b"], capture_output=True, text=True).stdout == "6\n"
-    assert leak["return_code"] != 0 and b"root:x:0" not in leak["stdout"]
+
+
+def test_executor_compiles_with_gcc_image(sio_sandboxes, tmp_path, monkeypatch):
+    name = recipes.default_name("compiler-gcc")
+    sio_sandboxes(name)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "x.c").write_text("int main(void){return 3;}\n")
+    with _executor(name) as ex:
+        renv = ex(["/usr/bin/gcc", "-o", "x", "x.c"], capture_output=True,
+                  forward_stderr=True)
+    assert renv["return_code"] == 0
+    assert subprocess.run(["./x"]).returncode == 3
 
 
 @pytest.mark.skipif(shutil.which("fpc") is None, reason="needs fpc")
 def test_fpc_image_compiles_pascal(sio_sandboxes, tmp_path, monkeypatch):
     name = recipes.default_name("compiler-fpc")
-    sio_sandboxes(name)
+    root = sio_sandboxes(name)[name]
     monkeypatch.chdir(tmp_path)
     (tmp_path / "p.pas").write_text(
         "program p; uses sysutils, math; begin writeln(IntToStr(Max(4, 9))); end.\n")
-    with _executor(name) as ex:
-        renv = ex(["/usr/bin/fpc", "-O2", "p.pas"], capture_output=True,
-                  forward_stderr=True, ignore_errors=True)
-    assert renv["return_code"] == 0, renv["stdout"]
+    renv = _run_in(root, ["/usr/bin/fpc", "-O2", "p.pas"])
+    assert renv.returncode == 0, renv.stdout + renv.stderr
     assert subprocess.run(["./p"], capture_output=True, text=True).stdout == "9\n"

@@ -115,9 +115,7 @@ def normalize_command(command: str | Iterable[Any]) -> list[str]:
                 parts.append(os.fsdecode(part))
             else:
                 parts.append(str(part))
-    if not parts or all(not p.strip() for p in parts if isinstance(p, noquote)) and not any(
-        not isinstance(p, noquote) for p in parts
-    ):
+    if not parts or all(not p.strip() for p in parts):
         raise ExecError(f"empty command: {command!r}", command=command)
     return parts
 
