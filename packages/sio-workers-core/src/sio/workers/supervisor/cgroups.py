@@ -19,7 +19,10 @@
   Charges left by the slot's previous run (page cache, kernel memory) are
   dropped with ``memory.force_empty`` when above 2 MiB (emptying costs
   ~0.7 ms, so smaller leftovers stay) and subtracted from the peak either
-  way: the peak is the growth above the usage at the start of the run. OOM
+  way: the peak is the growth above the usage at the start of the run. The
+  usage counts the memory cgroup's per-CPU charge batches (up to 64 pages per
+  CPU), which the kernel drains lazily, so the v1 peak is precise to about
+  256 KiB per CPU, either way. OOM
   kills are the difference of ``oom_kill`` in ``memory.oom_control``, and the
   tree is killed
   by freezing, SIGKILLing every member and thawing.
