@@ -16,6 +16,16 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parent
 
 
+@pytest.fixture(autouse=True)
+def _fresh_entry_point_cache():
+    """Tests add and remove plugin distributions: no test sees another's."""
+    from sio.workers import entrypoints
+
+    entrypoints.clear_cache()
+    yield
+    entrypoints.clear_cache()
+
+
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return REPO_ROOT

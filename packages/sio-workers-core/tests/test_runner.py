@@ -116,6 +116,25 @@ def test_only_broken_entry_point_reports_import_error(plugin):
         load("sio.jobs", "broken")
 
 
+def test_loaded_entry_points_are_cached_and_later_installs_found(
+    plugin_dir, tmp_path, monkeypatch
+):
+    import sio.workers.entrypoints as eps
+
+    with pytest.raises(EntryPointNotFound, match="no job 'echo'"):
+        load("sio.jobs", "echo")
+    monkeypatch.syspath_prepend(str(plugin_dir))  # installed while running
+    echo = load("sio.jobs", "echo")
+    assert callable(echo)
+    scans = []
+    real = eps.entry_points
+    monkeypatch.setattr(eps, "entry_points", lambda **kw: scans.append(kw) or real(**kw))
+    assert load("sio.jobs", "echo") is echo
+    assert scans == []  # a hit does not rescan the metadata
+    eps.clear_cache()
+    assert load("sio.jobs", "echo") is echo and scans
+
+
 def test_jobs_serialised_within_a_process(plugin):
     seen = []
 

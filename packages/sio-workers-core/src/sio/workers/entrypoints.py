@@ -15,8 +15,18 @@ COMPILERS_GROUP = "sio.compilers"
 _KIND = {JOBS_GROUP: "job", FILTERS_GROUP: "filter", COMPILERS_GROUP: "compiler"}
 
 
+_loaded: dict[tuple[str, str], Any] = {}
+"""What :func:`load` found, by (group, name): scanning the installed
+distributions' metadata costs milliseconds, a job should not."""
+
+
 class EntryPointNotFound(LookupError):
     """No entry point of that name in that group could be loaded."""
+
+
+def clear_cache() -> None:
+    """Forget what :func:`load` found (after uninstalling or replacing a plugin)."""
+    _loaded.clear()
 
 
 def available(group: str) -> list[str]:
@@ -31,17 +41,28 @@ def load(group: str, name: str) -> Any:
     imports wins; import errors of the others are logged. Raises
     :class:`EntryPointNotFound` naming the group, the name and what is
     installed when none can be loaded.
+
+    What loads is remembered for the life of the process; a name not found
+    is looked up afresh on every call, so a plugin installed while a worker
+    runs is found by its next job.
     """
+    try:
+        return _loaded[group, name]
+    except KeyError:
+        pass
     errors: list[str] = []
     for ep in entry_points(group=group):
         if ep.name != name:
             continue
         try:
-            return ep.load()
+            obj = ep.load()
         except Exception as exc:  # a broken plugin must not hide a working one
             dist = ep.dist.name if ep.dist is not None else "?"
             logger.warning("cannot load %s from %s: %s", ep.value, dist, exc)
             errors.append(f"{ep.value} ({dist}): {type(exc).__name__}: {exc}")
+            continue
+        _loaded[group, name] = obj
+        return obj
     kind = _KIND.get(group, "entry point")
     if errors:
         raise EntryPointNotFound(
