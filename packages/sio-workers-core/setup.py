@@ -1,11 +1,13 @@
-"""Build hook: compile the supervisor's static launcher at install.
+"""Build hook: compile the package's native helpers at install.
 
 All metadata lives in pyproject.toml. ``build_py`` compiles
 ``sio/workers/supervisor/launcher.c`` into the build tree as
-``sio-launcher-<source hash>`` (see ``sio.workers.supervisor.build``). A
-failed build does not fail the install: the launcher is then built on first
-use into a per-user cache, and ``sio-doctor`` says which is the case.
-Editable installs do not run this hook (they use the on-demand build).
+``sio-launcher-<source hash>`` (see ``sio.workers.supervisor.build``) and
+the helpers of ``sio.workers.native.BUILT_AT_INSTALL`` (``sio-reaper``, the
+qemu instruction-counting plugin) next to their sources. A failed build
+does not fail the install: the binary is then built on first use into a
+per-user cache, and ``sio-doctor`` says which is the case. Editable installs
+do not run this hook (they use the on-demand build).
 """
 
 from __future__ import annotations
@@ -19,14 +21,28 @@ from setuptools import setup
 from setuptools.command.build_py import build_py
 
 HERE = Path(__file__).resolve().parent
-BUILD_MODULE = HERE / "src" / "sio" / "workers" / "supervisor" / "build.py"
+SRC = HERE / "src"
+BUILD_MODULE = SRC / "sio" / "workers" / "supervisor" / "build.py"
+NATIVE_MODULE = SRC / "sio" / "workers" / "native.py"
+
+
+def _load(path: Path, name: str):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
 
 
 def _load_build_module():
-    spec = importlib.util.spec_from_file_location("_sio_launcher_build", BUILD_MODULE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return _load(BUILD_MODULE, "_sio_launcher_build")
+
+
+def _native_targets(build_lib: str):
+    native = _load(NATIVE_MODULE, "_sio_native_build")
+    for helper in native.BUILT_AT_INSTALL:
+        rel = helper.source.with_name(helper.binary_name()).relative_to(SRC)
+        yield native, helper, Path(build_lib) / rel
 
 
 class BuildPyWithLauncher(build_py):
@@ -40,6 +56,12 @@ class BuildPyWithLauncher(build_py):
             build.compile_launcher(dest)
         except build.LauncherBuildError as exc:
             print(f"warning: sio-launcher not built at install: {exc}", file=sys.stderr)
+        for native, helper, target in _native_targets(self.build_lib):
+            try:
+                helper.compile(target)
+            except native.NativeBuildError as exc:
+                print(f"warning: {helper.source.name} not built at install: {exc}",
+                      file=sys.stderr)
 
     def get_outputs(self, include_bytecode=True):
         outputs = super().get_outputs(include_bytecode)
@@ -47,6 +69,9 @@ class BuildPyWithLauncher(build_py):
         launcher = os.path.join(self.build_lib, "sio", "workers", "supervisor", build.binary_name())
         if os.path.exists(launcher):
             outputs.append(launcher)
+        for _, _, target in _native_targets(self.build_lib):
+            if target.exists():
+                outputs.append(str(target))
         return outputs
 
 

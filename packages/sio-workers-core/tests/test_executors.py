@@ -202,7 +202,24 @@ def test_detailed_time_matches_rusage(prog):
 
 def test_detailed_memory(prog):
     renv = detailed([prog("exec_alloc30")])
-    assert renv["result_code"] == "OK" and renv["mem_used"] >= 30 * 1024
+    assert renv["result_code"] == "OK"
+    assert renv["measurement"]["memory"] == "rusage-maxrss"
+    # the program's own peak: 30 MiB and its libc, not the worker's ~20 MiB more
+    assert 30 * 1024 <= renv["mem_used"] < 34 * 1024
+
+
+def test_detailed_memory_of_a_small_program_is_small(prog):
+    renv = detailed([prog("exec_exit42")])
+    assert renv["result_code"] == "RE" and renv["return_code"] == 42
+    assert renv["mem_used"] < 4 * 1024
+
+
+def test_detailed_wall_limit_kills_background_children_and_reports(tmp_path):
+    start = time.monotonic()
+    renv = detailed("sleep 30 & exec sleep 20", real_time_limit=300)
+    assert time.monotonic() - start < 5
+    assert renv["result_code"] == "TLE" and renv["real_time_killed"] is True
+    assert renv["exit_signal"] == 9 and renv["measurement"]["memory"] == "rusage-maxrss"
 
 
 class DirSandbox:

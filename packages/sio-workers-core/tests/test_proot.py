@@ -14,9 +14,6 @@ pytestmark = pytest.mark.skipif(shutil.which("proot") is None, reason="needs Deb
 
 
 def _executor(*args, **kwargs):
-    # The default run hook of BaseExecutor lives in executors/unprotected.py
-    # (issue 3); until it exists, the executor-level tests cannot run.
-    pytest.importorskip("sio.workers.executors.unprotected")
     from sio.workers.executors.proot import PRootExecutor
 
     return PRootExecutor(*args, **kwargs)
@@ -129,3 +126,18 @@ def test_fpc_image_compiles_pascal(sio_sandboxes, tmp_path, monkeypatch):
     renv = _run_in(root, ["/usr/bin/fpc", "-O2", "p.pas"])
     assert renv.returncode == 0, renv.stdout + renv.stderr
     assert subprocess.run(["./p"], capture_output=True, text=True).stdout == "9\n"
+
+
+def test_sandbox_executor_by_name_runs_the_images_tool(sio_sandboxes, tmp_path, monkeypatch):
+    from sio.workers.executors import SandboxExecutor
+
+    name = recipes.default_name("compiler-gcc")
+    root = sio_sandboxes(name)[name]
+    monkeypatch.chdir(tmp_path)
+    with SandboxExecutor(name) as ex:
+        assert ex.path == root == ex.rpath
+        renv = ex(["usr/bin/gcc", "-dumpfullversion"], capture_output=True)
+        assert renv["return_code"] == 0
+        assert renv["stdout"].decode().strip() == name.split(".", 1)[1].replace("_", ".")
+        renv = ex(["/bin/sh", "-c", "echo $PATH"], capture_output=True)
+        assert renv["stdout"].decode().startswith(root)

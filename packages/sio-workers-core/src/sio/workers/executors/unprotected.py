@@ -18,6 +18,14 @@ How a command runs (no isolation, for trusted programs):
   opened, so the command always starts limited;
 * the wall-clock limit (``real_time_limit``, default ``2 × time_limit``)
   kills the whole process group with ``SIGKILL``;
+* with ``rusage=True`` (:class:`DetailedUnprotectedExecutor`) the shell is
+  started by ``sio-reaper`` (``reaper.c``, a small static helper built from
+  source like the supervisor's launcher), which holds the gate, forks the
+  command into a process group of its own and reports its wait status and
+  rusage: a process spawned by the worker itself would inherit the worker's
+  peak RSS as the start of its ``ru_maxrss``; forked from the reaper it
+  reports its own peak. The wall-clock limit then kills the command's group
+  and the reaper reports what the kernel counted up to the kill;
 * outputs are drained with a selector (never a deadlock, whatever the
   program writes to which stream); the captured output keeps at most
   ``output_limit`` bytes, the rest is read and dropped.
@@ -29,23 +37,52 @@ import contextlib
 import errno
 import fcntl
 import io
+import logging
 import math
 import os
 import resource
 import selectors
 import signal
 import time
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sio.workers.executors.base import BaseExecutor, ExecError, noquote, shell_join
+from sio.workers.native import REAPER, NativeBuildError
 
 __all__ = ["DetailedUnprotectedExecutor", "UnprotectedExecutor", "run_command"]
+
+logger = logging.getLogger(__name__)
 
 SHELL = "/bin/sh"
 _GATE_FD = 3
 _GATE = f"read _sio_gate <&{_GATE_FD} || exit 125\nexec {_GATE_FD}<&-\n"
 _ALL_SIGNALS = [s for s in signal.valid_signals() if s not in (signal.SIGKILL, signal.SIGSTOP)]
 _CHUNK = 65536
+_REPORT_FD = 4
+
+def reaper_path() -> Path | None:
+    """The reaper binary, built on first use; ``None`` when it cannot be built
+    (``DetailedUnprotectedExecutor`` then reports an upper bound)."""
+    try:
+        return REAPER.path()
+    except (NativeBuildError, OSError) as exc:
+        logger.warning("sio-reaper unavailable, mem_used is an upper bound: %s", exc)
+        return None
+
+
+@dataclass
+class Usage:
+    """What :func:`run_command` reports with ``rusage=True`` (``_rusage``):
+    seconds of user and system CPU, peak RSS in KiB, and whether the figures
+    are the command's own (``exact``) or the spawned process's, whose peak
+    RSS starts at the worker's."""
+
+    ru_utime: float
+    ru_stime: float
+    ru_maxrss: int
+    exact: bool
 
 
 def _fd_of(stream: Any, name: str, writable: bool) -> int | None:
@@ -196,11 +233,19 @@ def run_command(
         stack.callback(lambda: [os.close(fd) for fd in child_ends])
         for target, fd in ((0, in_fd), (1, out_fd), (2, err_fd), (_GATE_FD, gate_r)):
             actions.append((os.POSIX_SPAWN_DUP2, fd, target))
+        reaper = reaper_path() if rusage else None
+        report: _Sink | None = None
+        if reaper is not None:
+            report = _Sink()
+            actions.append((os.POSIX_SPAWN_DUP2, pipe_for(report), _REPORT_FD))
+            program, argv = str(reaper), [str(reaper), str(_REPORT_FD), SHELL, script]
+        else:
+            program, argv = SHELL, [SHELL, "-c", _GATE + script]
         start = time.monotonic()
         try:
             pid = os.posix_spawn(
-                SHELL,
-                [SHELL, "-c", _GATE + script],
+                program,
+                argv,
                 env,
                 file_actions=actions,
                 setsid=True,
@@ -211,10 +256,11 @@ def run_command(
             os.close(gate_w)
             for fd in readers:
                 os.close(fd)
-            raise ExecError(f"cannot start {SHELL}: {exc}", command=command) from None
+            raise ExecError(f"cannot start {program}: {exc}", command=command) from None
         for fd in child_ends:
             os.close(fd)
         child_ends.clear()
+        groups = _Groups(pid, report)
         try:
             try:
                 _rlimits(pid, time_limit, mem_limit)
@@ -222,10 +268,9 @@ def run_command(
                     os.write(gate_w, b"\n")
             finally:
                 os.close(gate_w)
-            status, usage, killed = _wait(pid, readers, start, real_time_limit)
+            status, usage, killed = _wait(pid, readers, start, real_time_limit, groups)
         except BaseException:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(pid, signal.SIGKILL)
+            groups.kill_all()
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(pid, 0)
             raise
@@ -233,6 +278,10 @@ def run_command(
             for fd in readers:
                 os.close(fd)
         elapsed = time.monotonic() - start
+    if report is not None:
+        status, usage = _reaper_result(report.value(), command)
+    else:
+        usage = Usage(usage.ru_utime, usage.ru_stime, int(usage.ru_maxrss), exact=False)
     renv: dict[str, Any] = {
         "return_code": os.waitstatus_to_exitcode(status),
         "real_time_used": int(elapsed * 1000),
@@ -254,10 +303,61 @@ def run_command(
     return renv
 
 
+class _Groups:
+    """The process groups of a run: the spawned process's (its session) and,
+    under the reaper, the command's own (learnt from the report)."""
+
+    def __init__(self, pid: int, report: _Sink | None) -> None:
+        self.pid = pid
+        self.report = report
+
+    def command_group(self) -> int | None:
+        if self.report is None:
+            return self.pid
+        first = self.report.value().split(b"\n", 1)[0].split()
+        if len(first) == 2 and first[0] == b"pid":
+            return int(first[1])
+        return None
+
+    def kill_command(self) -> None:
+        """The wall limit: kill the command and everything in its group."""
+        group = self.command_group()
+        if group is None:  # the reaper has not forked yet: stop it instead
+            group = self.pid
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(group, signal.SIGKILL)
+
+    def kill_all(self) -> None:
+        for group in {self.pid, self.command_group() or self.pid}:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(group, signal.SIGKILL)
+
+
+def _reaper_result(text: bytes, command: Any) -> tuple[int, Usage]:
+    for line in text.decode(errors="replace").splitlines():
+        parts = line.split()
+        if parts[:1] == ["exit"] and len(parts) == 5:
+            status, utime, stime, maxrss = (int(x) for x in parts[1:])
+            return status, Usage(utime / 1e6, stime / 1e6, maxrss, exact=True)
+        if parts[:1] == ["error"]:
+            raise ExecError(f"sio-reaper failed: {line[6:]}", command=command)
+    raise ExecError("sio-reaper ended without reporting the command's status", command=command)
+
+
+_REAPER_GRACE = 1.0
+"""Seconds the reaper gets to report after the wall limit killed the command."""
+
+
 def _wait(
-    pid: int, readers: dict[int, _Sink], start: float, real_time_limit: int | None
+    pid: int,
+    readers: dict[int, _Sink],
+    start: float,
+    real_time_limit: int | None,
+    groups: _Groups,
 ) -> tuple[int, Any, bool]:
-    """Drain ``readers`` and wait for ``pid``; kill its group at the deadline."""
+    """Drain ``readers`` and wait for ``pid``; kill the command's group at the
+    deadline (and, should the reaper not end by itself, everything after
+    :data:`_REAPER_GRACE` more seconds)."""
     pidfd = os.pidfd_open(pid)
     sel = selectors.DefaultSelector()
     try:
@@ -267,6 +367,7 @@ def _wait(
         deadline = None if real_time_limit is None else start + real_time_limit / 1000
         result = None
         killed = False
+        last_resort = False
         open_readers = len(readers)
         while result is None or open_readers:
             timeout = None
@@ -274,12 +375,16 @@ def _wait(
                 timeout = max(0.0, deadline - time.monotonic())
             events = sel.select(timeout)
             if not events and deadline is not None and time.monotonic() >= deadline:
+                if last_resort:
+                    groups.kill_all()
+                    deadline = None
+                    continue
                 # the wall limit: the program (if still running) and everything in its group
                 if result is None:
                     killed = True
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(pid, signal.SIGKILL)
-                deadline = None
+                groups.kill_command()
+                last_resort = groups.report is not None
+                deadline = time.monotonic() + _REAPER_GRACE if last_resort else None
                 continue
             for key, _ in events:
                 fd = key.fd
@@ -314,14 +419,15 @@ class DetailedUnprotectedExecutor(UnprotectedExecutor):
     """:class:`UnprotectedExecutor` plus a verdict and measurements.
 
     Adds to the renv: ``time_used`` (user CPU ms from ``wait4`` rusage),
-    ``mem_used`` (``ru_maxrss`` KiB; an upper bound: the kernel starts it at
-    the peak of the spawning worker process, see ``measurement``),
+    ``mem_used`` (``ru_maxrss`` KiB, the command's own peak RSS as measured
+    by ``sio-reaper``; should the reaper be impossible to build, an upper
+    bound starting at the worker's peak, said so in ``measurement``),
     ``num_syscalls`` (0: not counted), ``exit_signal`` (or ``None``),
     ``result_code``/``result_string``: ``TLE`` ("time limit exceeded") when
     CPU ≥ ``time_limit`` or the wall limit fired, ``RE`` ("program exited due
     to signal N" / "program exited with code N"), else ``OK`` ("ok").
-    ``measurement`` = ``{"time": "rusage-user", "memory":
-    "rusage-maxrss-upper-bound"}``. A non-zero exit is a verdict, never an
+    ``measurement`` = ``{"time": "rusage-user", "memory": "rusage-maxrss"}``
+    (or ``"rusage-maxrss-upper-bound"``). A non-zero exit is a verdict, never an
     :class:`~sio.workers.executors.base.ExecError`.
     """
 
@@ -331,15 +437,18 @@ class DetailedUnprotectedExecutor(UnprotectedExecutor):
         options["rusage"] = True
         renv = super()._execute(command, **options)
         status = renv.pop("_status")
-        usage = renv.pop("_rusage")
+        usage: Usage = renv.pop("_rusage")
         time_used = int(usage.ru_utime * 1000)
         signum = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
         renv.update(
             time_used=time_used,
-            mem_used=int(usage.ru_maxrss),
+            mem_used=usage.ru_maxrss,
             num_syscalls=0,
             exit_signal=signum,
-            measurement={"time": "rusage-user", "memory": "rusage-maxrss-upper-bound"},
+            measurement={
+                "time": "rusage-user",
+                "memory": "rusage-maxrss" if usage.exact else "rusage-maxrss-upper-bound",
+            },
         )
         time_limit = options.get("time_limit")
         if renv.get("real_time_killed") or (time_limit is not None and time_used >= time_limit):

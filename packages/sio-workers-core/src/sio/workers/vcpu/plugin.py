@@ -1,75 +1,56 @@
 """Build and locate the qemu instruction-counting plugin (``insn_plugin.c``).
 
-The plugin is compiled from the source shipped with this package, once per
-source version, into a per-user cache directory keyed by the source's hash:
-``$SIO_VCPU_CACHE`` or ``$XDG_CACHE_HOME/sio-workers/vcpu`` or
-``~/.cache/sio-workers/vcpu``. Building needs ``gcc`` (``$CC``); the result is
-written atomically, so concurrent workers may build at the same time.
+The plugin is a :class:`~sio.workers.native.NativeHelper`: compiled from the
+source shipped with this package at install (``setup.py``), or on first use
+into the per-user cache (``$SIO_NATIVE_CACHE``, default
+``~/.cache/sio-workers/native``), keyed by the hash of the source and flags.
+Building needs ``gcc`` (``$CC``); the result is written atomically, so
+concurrent workers may build at the same time.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import subprocess
-import tempfile
 from pathlib import Path
 
-SOURCE = Path(__file__).with_name("insn_plugin.c")
+from sio.workers.native import PLUGIN, NativeBuildError
+
+SOURCE = PLUGIN.source
 
 
 class PluginBuildError(RuntimeError):
     """The plugin could not be compiled (the message says why)."""
 
 
-def cache_dir() -> Path:
-    """Directory that holds built plugins (created on demand)."""
-    explicit = os.environ.get("SIO_VCPU_CACHE")
-    if explicit:
-        return Path(explicit)
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "sio-workers" / "vcpu"
-
-
 def source_hash() -> str:
-    """First 16 hex digits of the SHA-256 of the plugin source."""
-    return hashlib.sha256(SOURCE.read_bytes()).hexdigest()[:16]
+    """First 16 hex digits of the SHA-256 of the plugin source and flags."""
+    return PLUGIN.source_hash()
 
 
-def plugin_path() -> Path:
-    """Path the plugin for the current source has (or will have) in the cache."""
-    return cache_dir() / f"insn_plugin-{source_hash()}.so"
+_built: Path | None = None
 
 
-def build_plugin(force: bool = False) -> Path:
+def build_plugin() -> Path:
     """Return the path of the compiled plugin, compiling it first if needed.
 
     Raises :class:`PluginBuildError` when no compiler is found or compilation
     fails.
     """
-    target = plugin_path()
-    if target.exists() and not force:
-        return target
-    cc = os.environ.get("CC") or shutil.which("gcc") or shutil.which("cc")
-    if not cc:
-        raise PluginBuildError("no C compiler (gcc) to build the qemu instruction-counting plugin")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".insn_plugin-", suffix=".so", dir=target.parent)
-    os.close(fd)
-    cmd = [cc, "-shared", "-fPIC", "-O2", "-Wall", "-pthread", "-o", tmp, str(SOURCE)]
+    global _built
+    if _built is not None and _built.exists():
+        return _built
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-        if proc.returncode != 0:
-            raise PluginBuildError(
-                f"building the qemu plugin failed ({' '.join(cmd)}): {proc.stderr.strip()[:2000]}"
-            )
-        os.chmod(tmp, 0o755)
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return target
+        _built = PLUGIN.path()
+    except (NativeBuildError, OSError) as exc:
+        raise PluginBuildError(f"the qemu instruction-counting plugin: {exc}") from None
+    return _built
+
+
+def plugin_path() -> Path:
+    """Path of the compiled plugin (built first if needed)."""
+    return build_plugin()
 
 
 _qemu_files: dict[str, tuple[str, ...]] = {}
