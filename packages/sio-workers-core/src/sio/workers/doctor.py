@@ -140,6 +140,28 @@ def check_launcher(build_it: bool) -> dict[str, Any]:
     return info
 
 
+def check_native(build_it: bool) -> dict[str, dict[str, Any]]:
+    """The small native helpers other than the launcher (``sio-reaper``, the
+    qemu plugin): built at install, in the cache, or not yet."""
+    from sio.workers import native
+
+    out: dict[str, dict[str, Any]] = {}
+    for helper in native.BUILT_AT_INSTALL:
+        installed, cached = helper.installed(), helper.cached()
+        info: dict[str, Any] = {}
+        path = installed or cached
+        if path is None and build_it:
+            try:
+                path = helper.path(build=True)
+            except (native.NativeBuildError, OSError) as exc:
+                info["error"] = str(exc)
+        info["built"] = path is not None
+        info["path"] = str(path) if path else None
+        info["where"] = "install" if installed else ("cache" if path else None)
+        out[helper.source.name] = info
+    return out
+
+
 def selftest_supervised() -> tuple[bool, str]:
     """Run /bin/true under SupervisedExecutor's machinery; (ok, detail)."""
     from sio.workers.supervisor.supervisor import RunSpec, supervise
@@ -185,7 +207,13 @@ def check_executors(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
         out["vcpu"] = {"ok": False, "detail": f"cannot probe: {exc}"}
     proot = report["tools"]["proot"]
     out["proot"] = {"ok": bool(proot), "detail": proot or "proot not found"}
-    out["unprotected"] = {"ok": True, "detail": "no isolation (trusted code only)"}
+    reaper = report["native"].get("reaper.c", {})
+    out["unprotected"] = {
+        "ok": True,
+        "detail": "no isolation (trusted code only); DetailedUnprotected mem_used "
+        + ("exact (sio-reaper)" if reaper.get("built") else
+           "exact once sio-reaper is built (sio-doctor --build)"),
+    }
     return out
 
 
@@ -202,6 +230,7 @@ def gather(build_it: bool = False) -> dict[str, Any]:
         "perf": check_perf(),
         "tools": check_tools(),
         "launcher": check_launcher(build_it),
+        "native": check_native(build_it),
     }
     report["executors"] = check_executors(report)
     return report
@@ -231,6 +260,14 @@ def format_report(report: dict[str, Any], configured: list[str]) -> str:
         + (f" ({report['launcher']['where']}: {report['launcher']['path']})"
            if report["launcher"]["built"] else "")
         + (f" error: {report['launcher']['error']}" if "error" in report["launcher"] else ""),
+    ]
+    for name, info in report["native"].items():
+        lines.append(
+            f"{name}: built={_yes(info['built'])}"
+            + (f" ({info['where']}: {info['path']})" if info["built"] else " (built on first use)")
+            + (f" error: {info['error']}" if "error" in info else "")
+        )
+    lines += [
         "executors:",
     ]
     for name, info in report["executors"].items():
@@ -245,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="sio-doctor", description=__doc__.splitlines()[0])
     parser.add_argument("--executors", help="comma-separated executors that must work "
                         "(default: $SIO_EXECUTORS or 'supervised')")
-    parser.add_argument("--build", action="store_true", help="build the launcher if needed")
+    parser.add_argument("--build", action="store_true", help="build the launcher and the other native helpers if needed")
     parser.add_argument("--json", action="store_true", help="print JSON")
     args = parser.parse_args(argv)
     configured = configured_executors(args.executors)
