@@ -8,7 +8,10 @@ Runs, interleaved in the same process, N times each:
 * the job with the sandboxed ``g++`` (when a ``compiler-gcc`` sandbox can be
   had: ``--sandboxed g++.VERSION`` or ``$SIO_BENCH_SANDBOXED_COMPILER``;
   images come from ``$SIO_SANDBOXES_URL`` or filetracker), and with
-  ``--proot`` the same under PRoot,
+  ``--proot`` the same under PRoot; with ``--build-images`` (the default
+  when neither ``$SIO_SANDBOXES_URL`` nor ``$FILETRACKER_URL`` is set) the
+  ``compiler-gcc`` image is built here by the project's sandbox builder and
+  installed from a ``file://`` URL into a temporary sandboxes directory,
 
 and prints the medians and the ratios to the baseline. Targets: system
 ≤ 1.1×, sandboxed ≤ 1.5×. Usage: ``bench/compile.py [-n N] [--sandboxed NAME] [--proot]``.
@@ -66,9 +69,20 @@ def main() -> int:
                         help="sandboxed compiler name, e.g. g++.12.2.0 (default: try 'g++')")
     parser.add_argument("--proot", action="store_true",
                         help="also time the sandboxed compiler under PRoot")
+    parser.add_argument("--build-images", action=argparse.BooleanOptionalAction,
+                        default=not (os.environ.get("SIO_SANDBOXES_URL")
+                                     or os.environ.get("FILETRACKER_URL")),
+                        help="build the compiler-gcc image here (default when no image "
+                        "source is configured)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="sio-bench-compile-"))
     try:
+        if args.build_images:
+            from sio.workers.sandbox_build import default_name, export_images
+
+            images = export_images([default_name("compiler-gcc")], work / "images")
+            os.environ["SIO_SANDBOXES_URL"] = images.as_uri()
+            os.environ["SIO_SANDBOXES_BASEDIR"] = str(work / "sandboxes")
         src = work / "hello.cpp"
         src.write_text(HELLO)
         variants = {"plain g++": lambda: plain(src, work / "plain.e"),
