@@ -97,12 +97,26 @@ def cached_launcher() -> Path | None:
     return path if os.access(path, os.X_OK) else None
 
 
+_found: dict[tuple[str, str], Path] = {}
+"""(binary_name(), the variables cache_dir() reads) -> the launcher found
+(re-checked with one ``access`` per call)."""
+
+
 def launcher_path(build: bool = True) -> Path | None:
     """Path of an up-to-date launcher; build it into the cache if allowed.
 
-    Returns None only when ``build`` is False and none is built.
+    Returns None only when ``build`` is False and none is built. The answer is
+    remembered per source hash (a changed source still means a new binary).
     """
+    name = binary_name()
+    env = os.environ
+    key = (name, f"{env.get('SIO_LAUNCHER_CACHE')}|{env.get('XDG_CACHE_HOME')}|{env.get('HOME')}")
+    known = _found.get(key)
+    if known is not None and os.access(known, os.X_OK):
+        return known
     found = installed_launcher() or cached_launcher()
+    if found:
+        _found[key] = found
     if found or not build:
         return found
     dest = cache_dir() / binary_name()
@@ -115,4 +129,5 @@ def launcher_path(build: bool = True) -> Path | None:
         for old in dest.parent.glob("sio-launcher-*"):
             if old != dest:  # stale builds of older sources (running copies are unaffected)
                 old.unlink(missing_ok=True)
+        _found[key] = dest
         return dest

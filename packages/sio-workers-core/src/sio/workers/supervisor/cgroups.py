@@ -28,7 +28,10 @@
   by freezing, SIGKILLing every member and thawing.
 
 Both backends keep the control files they use per run open (``pread``/
-``pwrite`` at offset 0) to keep the per-run bookkeeping cheap.
+``pwrite`` at offset 0) to keep the per-run bookkeeping cheap. v1 tells
+whether a slot's cgroup is empty from ``pids.current`` (every task stays
+charged until it is reaped) instead of listing ``cgroup.procs``; a non-zero
+count starts the freeze-and-kill sweep, which lists the members.
 """
 
 from __future__ import annotations
@@ -108,6 +111,10 @@ class RunCgroup:
         """Host pids of the processes now in the cgroup."""
         raise NotImplementedError
 
+    def has_processes(self) -> bool:
+        """Whether any process (or unreaped zombie) may still be in the cgroup."""
+        return bool(self.pids())
+
     def kill_all(self) -> None:
         """Kill every process of the run; returns when the cgroup is empty."""
         raise NotImplementedError
@@ -136,14 +143,18 @@ class CgroupV1(RunCgroup):
             self._oom = os.open(mem / "memory.oom_control", os.O_RDONLY | os.O_CLOEXEC)
             self._cpu = os.open(self.dirs["cpuacct"] / "cpuacct.usage", os.O_RDWR | os.O_CLOEXEC)
             self._pids_max = os.open(self.dirs["pids"] / "pids.max", os.O_RDWR | os.O_CLOEXEC)
+            self._pids_current = os.open(self.dirs["pids"] / "pids.current",
+                                         os.O_RDONLY | os.O_CLOEXEC)
         except OSError as exc:
             raise CgroupError(f"cgroup v1 setup failed: {exc}") from exc
         self._oom_before = 0
         self._baseline = 0
         self._last_limits: tuple[int | None, int | None] | None = None
+        self._procs_files = [str(d / "cgroup.procs") for d in self.dirs.values()]
+        self._freezer_procs = str(self.dirs["freezer"] / "cgroup.procs")
 
     def procs_files(self) -> list[str]:
-        return [str(d / "cgroup.procs") for d in self.dirs.values()]
+        return list(self._procs_files)
 
     def _set_memory(self, value: str) -> None:
         # memsw must stay >= limit: try both orders.
@@ -159,7 +170,7 @@ class CgroupV1(RunCgroup):
 
     def prepare(self, mem_limit_bytes: int | None, pids_max: int | None) -> None:
         try:
-            if self.pids():
+            if self.has_processes():
                 self.kill_all()
             if int(_pread_text(self._usage)) > FORCE_EMPTY_ABOVE:
                 try:
@@ -190,7 +201,19 @@ class CgroupV1(RunCgroup):
 
     def pids(self) -> list[int]:
         # Opened afresh: v1 caches the pid list per open file.
-        return [int(x) for x in (self.dirs["freezer"] / "cgroup.procs").read_text().split()]
+        fd = os.open(self._freezer_procs, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            chunks = []
+            while data := os.read(fd, 65536):
+                chunks.append(data)
+        finally:
+            os.close(fd)
+        return [int(x) for x in b"".join(chunks).split()]
+
+    def has_processes(self) -> bool:
+        # pids.current (kept open, one pread) counts every task charged to the
+        # cgroup until it is reaped: 0 means that no process is left.
+        return int(_pread_text(self._pids_current)) > 0
 
     def kill_all(self) -> None:
         state = self.dirs["freezer"] / "freezer.state"
@@ -216,7 +239,7 @@ class CgroupV1(RunCgroup):
 
     def close(self) -> None:
         for fd in (self._limit, self._memsw, self._peak, self._usage, self._oom, self._cpu,
-                   self._pids_max):
+                   self._pids_max, self._pids_current):
             if fd is not None:
                 os.close(fd)
 

@@ -23,7 +23,7 @@ import fcntl
 import os
 import subprocess
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,9 +53,16 @@ def _ensure_dir(path: Path, mode: int) -> Path:
     return path
 
 
+_root_mountpoints: dict[str | None, Path] = {}
+
+
 def root_mountpoint() -> Path:
     """An empty host directory the launcher mounts the new root's tmpfs on."""
-    return _ensure_dir(run_dir() / "root", 0o755)
+    key = os.environ.get("SIO_SUPERVISOR_RUNDIR")
+    path = _root_mountpoints.get(key)
+    if path is None:
+        path = _root_mountpoints[key] = _ensure_dir(run_dir() / "root", 0o755)
+    return path
 
 
 @dataclass
@@ -110,12 +117,29 @@ def _is_netns(path: Path) -> bool:
         return False
 
 
+_lock_paths: dict[tuple[str | None, int], str] = {}
+
+
+def _lock_files() -> Callable[[int], str]:
+    """index -> path of the slot's lock file (the strings are built once)."""
+    rundir = os.environ.get("SIO_SUPERVISOR_RUNDIR")
+
+    def path(index: int) -> str:
+        found = _lock_paths.get((rundir, index))
+        if found is None:
+            lock_dir = _ensure_dir(run_dir() / "slots", 0o700)
+            found = _lock_paths[(rundir, index)] = str(lock_dir / f"slot-{index}.lock")
+        return found
+
+    return path
+
+
 @contextmanager
 def acquire_slot(launcher: str | None = None) -> Iterator[Slot]:
     """Hold the first free slot for the duration of the ``with`` block."""
-    lock_dir = _ensure_dir(run_dir() / "slots", 0o700)
+    lock_files = _lock_files()
     for index in range(slot_count()):
-        fd = os.open(lock_dir / f"slot-{index}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        fd = os.open(lock_files(index), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

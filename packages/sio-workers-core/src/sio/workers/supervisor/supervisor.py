@@ -305,7 +305,7 @@ def _run_in_slot(spec: RunSpec, launcher: str, slot: Slot) -> RunOutcome:
     wall_ms = round((time.monotonic() - start) * 1000)
     cgroup_error = None
     try:
-        if cgroup.pids():
+        if cgroup.has_processes():
             cgroup.kill_all()
         stats = cgroup.stats()
     except (CgroupError, OSError) as exc:
