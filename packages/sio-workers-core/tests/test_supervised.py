@@ -153,3 +153,16 @@ def test_limits_from_environ_with_prefix(tmp_path, monkeypatch):
                   environ_prefix="exec_", ignore_errors=True)
     assert (renv["result_code"], renv["result_string"]) == ("TLE", "wall time limit exceeded")
     assert renv["real_time_killed"] is True
+
+
+@needs_supervisor
+def test_mem_used_of_a_tiny_program_is_never_zero(tmp_path, monkeypatch, build_c):
+    # The v1 cgroup peak alone can read 0 for a program smaller than the
+    # per-CPU charge batches; the program's own peak RSS is the floor.
+    src = tmp_path / "tiny.c"
+    src.write_text("int main(void) { return 0; }\n")
+    tiny = str(build_c(src, static=True))
+    monkeypatch.chdir(tmp_path)
+    with SupervisedExecutor() as ex:
+        used = [ex([tiny], time_limit=1000, mem_limit=65536)["mem_used"] for _ in range(10)]
+    assert all(100 <= kib < 4096 for kib in used), used

@@ -17,7 +17,8 @@
  *      the only exec the filter allows,
  *   5. I waits for P, kills whatever is left in the namespace, and writes ONE
  *      status line on fd 3 (the status pipe):
- *        "exit <wait-status> <wall-ns>\n"   the program ended
+ *        "exit <wait-status> <wall-ns> <maxrss-kib>\n"   the program ended
+ *                                           (maxrss: its own peak RSS, wait4)
  *        "rv <name> <wall-ns>\n"            a forbidden operation was intercepted
  *        "error <text>\n"                   the launcher itself failed (SE)
  *
@@ -624,6 +625,7 @@ static void run_init(int exe_fd, char **argv) {
     struct seccomp_notif notif;
     struct seccomp_notif *req = &notif;
     int status = 0, done = 0;
+    long maxrss = 0;
     while (!done) {
         struct pollfd fds[2] = {{sfd, POLLIN, 0}, {nfd, POLLIN, 0}};
         int r = poll(fds, nfd >= 0 ? 2 : 1, -1);
@@ -650,9 +652,10 @@ static void run_init(int exe_fd, char **argv) {
         while (read(sfd, &si, sizeof si) > 0) {}
         for (;;) {
             int st;
-            pid_t w = waitpid(-1, &st, WNOHANG);
+            struct rusage ru;
+            pid_t w = wait4(-1, &st, WNOHANG, &ru);
             if (w <= 0) break;
-            if (w == p) { status = st; done = 1; }
+            if (w == p) { status = st; maxrss = ru.ru_maxrss; done = 1; }
         }
     }
     long long wall = now_ns() - start;
@@ -661,7 +664,7 @@ static void run_init(int exe_fd, char **argv) {
     if (violation[0])
         report("rv %s %lld", violation, wall);
     else
-        report("exit %d %lld", status, wall);
+        report("exit %d %lld %ld", status, wall, maxrss);
     _exit(0);
 }
 
