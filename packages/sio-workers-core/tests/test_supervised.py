@@ -166,3 +166,24 @@ def test_mem_used_of_a_tiny_program_is_never_zero(tmp_path, monkeypatch, build_c
     with SupervisedExecutor() as ex:
         used = [ex([tiny], time_limit=1000, mem_limit=65536)["mem_used"] for _ in range(10)]
     assert all(100 <= kib < 4096 for kib in used), used
+
+
+@needs_supervisor
+@pytest.mark.parametrize("libc", ["glibc", "musl"])
+def test_launcher_builds_and_runs_with_either_libc(libc, tmp_path, monkeypatch):
+    from sio.workers.supervisor import build
+
+    if libc == "musl" and not shutil.which("musl-gcc"):
+        pytest.skip("musl-tools not installed")
+    monkeypatch.setenv("SIO_LAUNCHER_LIBC", libc)
+    monkeypatch.setenv("SIO_LAUNCHER_CACHE", str(tmp_path / "cache"))
+    launcher = build.launcher_path()
+    assert launcher.parent == tmp_path / "cache" and build.libc() == libc
+    monkeypatch.chdir(tmp_path)
+    with SupervisedExecutor() as ex:
+        ok = ex(["/bin/true"], time_limit=1000)
+        rv = ex(["/usr/bin/python3", "-c", "import socket; socket.socket()"],
+                time_limit=5000, ignore_errors=True)
+    assert ok["result_code"] == "OK"
+    assert rv["result_code"] == "RV"
+    assert rv["result_string"] == "intercepted forbidden syscall socket"  # named by libseccomp

@@ -126,7 +126,7 @@ def check_tools() -> dict[str, Any]:
 def check_launcher(build_it: bool) -> dict[str, Any]:
     from sio.workers.supervisor import build
 
-    info: dict[str, Any] = {"source_hash": build.source_hash()}
+    info: dict[str, Any] = {"source_hash": build.source_hash(), "libc": build.libc()}
     installed, cached = build.installed_launcher(), build.cached_launcher()
     path = installed or cached
     if path is None and build_it:
@@ -256,7 +256,7 @@ def format_report(report: dict[str, Any], configured: list[str]) -> str:
         f"plugins={_yes(report['tools']['qemu_plugins'])}",
         "compilers: " + " ".join(f"{k}={'yes' if v else 'no'}"
                                  for k, v in report["tools"]["compilers"].items()),
-        f"launcher: built={_yes(report['launcher']['built'])}"
+        f"launcher: built={_yes(report['launcher']['built'])} libc={report['launcher']['libc']}"
         + (f" ({report['launcher']['where']}: {report['launcher']['path']})"
            if report["launcher"]["built"] else "")
         + (f" error: {report['launcher']['error']}" if "error" in report["launcher"] else ""),

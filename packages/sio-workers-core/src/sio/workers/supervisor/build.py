@@ -8,9 +8,19 @@ The launcher is never shipped prebuilt. It is built
   (``$SIO_LAUNCHER_CACHE`` or ``$XDG_CACHE_HOME/sio-workers``, default
   ``~/.cache/sio-workers``) — editable installs do not run build hooks.
 
-Both places are keyed by the SHA-256 of the source, so an edited source is
-rebuilt and a stale binary is never used. The build links libseccomp
-statically (``-static ... -l:libseccomp.a``).
+Both places are keyed by the SHA-256 of the source, the flags and the C
+library, so an edited source is rebuilt and a stale binary is never used.
+The build links libseccomp statically.
+
+The C library: **musl** (Debian's ``musl-tools``, ``musl-gcc``) when it is
+installed, else glibc. A static glibc program spends ~0.5 ms of every start
+in ``cpuid`` instructions (cache and CPU feature probing; each ``cpuid``
+traps to the hypervisor on a VM), a static musl one does not: the launcher
+starts ~0.4 ms sooner per run. ``musl-gcc`` gets the kernel's and
+libseccomp's headers through a private include directory of symlinks, and
+Debian's ``libseccomp.a`` (built with ``_FORTIFY_SOURCE``) its one glibc-only
+symbol from a shim in ``launcher.c``. ``$SIO_LAUNCHER_LIBC`` = ``glibc`` or
+``musl`` forces the choice.
 """
 
 from __future__ import annotations
@@ -26,6 +36,13 @@ from pathlib import Path
 SOURCE = Path(__file__).with_name("launcher.c")
 CFLAGS = ("-O2", "-Wall", "-static")
 LIBS = ("-l:libseccomp.a",)
+MUSL_CFLAGS = (*CFLAGS, "-DSIO_MUSL")
+_MUSL_HEADERS = {  # name in the private include dir -> host path
+    "linux": "/usr/include/linux",
+    "asm-generic": "/usr/include/asm-generic",
+    "seccomp.h": "/usr/include/seccomp.h",
+    "seccomp-syscalls.h": "/usr/include/seccomp-syscalls.h",
+}
 
 
 class LauncherBuildError(RuntimeError):
@@ -35,13 +52,41 @@ class LauncherBuildError(RuntimeError):
 _hash_cache: dict[tuple[int, int], str] = {}
 
 
+def libc() -> str:
+    """``"musl"`` or ``"glibc"``: the C library the launcher is built with."""
+    forced = os.environ.get("SIO_LAUNCHER_LIBC")
+    if forced in ("musl", "glibc"):
+        return forced
+    if shutil.which("musl-gcc") and _libseccomp_archive() and _asm_headers():
+        return "musl"
+    return "glibc"
+
+
+def _libseccomp_archive() -> str | None:
+    for directory in ("/usr/lib/x86_64-linux-gnu", "/usr/lib64", "/usr/lib", "/usr/local/lib"):
+        path = os.path.join(directory, "libseccomp.a")
+        if os.path.isfile(path):
+            return path
+    return None
+
+
+def _asm_headers() -> str | None:
+    for path in ("/usr/include/x86_64-linux-gnu/asm", "/usr/include/asm"):
+        if os.path.isdir(path):
+            return path
+    return None
+
+
 def source_hash() -> str:
-    """First 16 hex digits of the SHA-256 of the source and the build flags."""
+    """First 16 hex digits of the SHA-256 of the source, the build flags and
+    the C library."""
     st = SOURCE.stat()
-    key = (st.st_mtime_ns, st.st_size)
+    kind = libc()
+    key = (st.st_mtime_ns, st.st_size, kind)
     if key in _hash_cache:
         return _hash_cache[key]
-    digest = hashlib.sha256(SOURCE.read_bytes() + repr((CFLAGS, LIBS)).encode())
+    flags = (MUSL_CFLAGS, "musl") if kind == "musl" else (CFLAGS, LIBS)
+    digest = hashlib.sha256(SOURCE.read_bytes() + repr(flags).encode())
     _hash_cache[key] = digest.hexdigest()[:16]
     return _hash_cache[key]
 
@@ -58,25 +103,39 @@ def cache_dir() -> Path:
     return Path(base) / "sio-workers"
 
 
-def compile_launcher(dest: Path) -> Path:
-    """Compile the launcher into ``dest`` atomically; raise LauncherBuildError."""
+def _command(output: str, include_dir: str) -> list[str]:
+    if libc() == "musl":
+        musl = shutil.which("musl-gcc")
+        seccomp = _libseccomp_archive()
+        asm = _asm_headers()
+        if not (musl and seccomp and asm):
+            raise LauncherBuildError("musl build needs musl-gcc, libseccomp.a and the asm headers")
+        for name, target in {**_MUSL_HEADERS, "asm": asm}.items():
+            os.symlink(target, os.path.join(include_dir, name))
+        return [musl, *MUSL_CFLAGS, "-isystem", include_dir, "-o", output, str(SOURCE), seccomp]
     cc = shutil.which(os.environ.get("CC", "gcc")) or shutil.which("cc")
     if not cc:
         raise LauncherBuildError("no C compiler (gcc) found to build the launcher")
+    return [cc, *CFLAGS, "-o", output, str(SOURCE), *LIBS]
+
+
+def compile_launcher(dest: Path) -> Path:
+    """Compile the launcher into ``dest`` atomically; raise LauncherBuildError."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".launcher-", dir=dest.parent)
     os.close(fd)
     try:
-        proc = subprocess.run(
-            [cc, *CFLAGS, "-o", tmp, str(SOURCE), *LIBS],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        with tempfile.TemporaryDirectory(prefix="sio-launcher-inc-") as include_dir:
+            proc = subprocess.run(
+                _command(tmp, include_dir),
+                capture_output=True,
+                text=True,
+                check=False,
+            )
         if proc.returncode != 0:
             raise LauncherBuildError(
-                "building the launcher failed (needs gcc, static glibc and "
-                f"libseccomp-dev):\n{proc.stderr.strip()[-2000:]}"
+                f"building the launcher with {libc()} failed (needs gcc, static glibc or "
+                f"musl-tools, and libseccomp-dev):\n{proc.stderr.strip()[-2000:]}"
             )
         os.chmod(tmp, 0o755)
         os.replace(tmp, dest)

@@ -70,6 +70,23 @@
 #include <time.h>
 #include <unistd.h>
 
+#ifndef __O_TMPFILE
+#define __O_TMPFILE 020000000 /* glibc's name for O_TMPFILE's own bit */
+#endif
+
+#ifdef SIO_MUSL
+/* Debian's libseccomp.a is built with _FORTIFY_SOURCE against glibc; its
+ * debugging output (never used here) calls glibc's checked fprintf. */
+int __fprintf_chk(FILE *stream, int flag, const char *format, ...) {
+    (void)flag;
+    va_list ap;
+    va_start(ap, format);
+    int n = vfprintf(stream, format, ap);
+    va_end(ap);
+    return n;
+}
+#endif
+
 #define STATUS_FD 3
 #define MAX_ITEMS 64
 
