@@ -119,11 +119,9 @@ def test_b15_plain_profile_forbids_writing_tmp(run_hostile):
 def test_b16_30_mib_fits_36_not_27(run_hostile, where):
     ok = run_hostile("b16_mem30.c", where, **limits(time_limit=2000, mem_limit=36 * 1024)).renv
     assert ok["result_code"] == "OK"
-    # cgroup v1 counts per-CPU charge batches (64 pages per CPU) into usage, and
-    # a batch drained during the run lowers the measured growth: that is the
-    # precision of the figure (see sio.workers.supervisor.cgroups).
-    slack_kib = 64 * 4 * (os.cpu_count() or 1)
-    assert 30 * 1024 - slack_kib <= ok["mem_used"] < 36 * 1024
+    # The v1 cgroup figure alone may read up to ~256 KiB per CPU low (charge
+    # batches); mem_used is never below the program's own peak RSS.
+    assert 30 * 1024 <= ok["mem_used"] < 36 * 1024
     mle = run_hostile("b16_mem30.c", where, **limits(time_limit=2000, mem_limit=27 * 1024)).renv
     assert mle["result_code"] == "MLE"
 
