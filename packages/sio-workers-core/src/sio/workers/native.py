@@ -31,13 +31,14 @@ class NativeBuildError(RuntimeError):
     """A helper could not be built (no compiler, a missing library, ...)."""
 
 
-def cache_dir() -> Path:
-    """Where helpers built on first use are kept."""
-    explicit = os.environ.get("SIO_NATIVE_CACHE")
+def cache_dir(env_var: str = "SIO_NATIVE_CACHE", subdir: str = "native") -> Path:
+    """Where helpers built on first use are kept: ``$<env_var>``, else
+    ``$XDG_CACHE_HOME/sio-workers/<subdir>`` (``~/.cache`` by default)."""
+    explicit = os.environ.get(env_var)
     if explicit:
         return Path(explicit)
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "sio-workers" / "native"
+    return Path(base) / "sio-workers" / subdir
 
 
 @dataclass(frozen=True)
@@ -45,52 +46,72 @@ class NativeHelper:
     """One C source compiled into one binary.
 
     ``flags`` go before the output, ``libs`` after the source; ``suffix`` is
-    the binary's extension (``""`` or ``".so"``).
+    the binary's extension (``""`` or ``".so"``); ``name`` the binary's stem
+    (default: the source's); ``cache_env``/``cache_subdir`` where
+    :func:`cache_dir` puts builds made on first use. Subclasses change how
+    the compiler is called with :meth:`command` and :meth:`build_key`.
     """
 
     source: Path
     flags: tuple[str, ...] = ("-O2", "-Wall")
     libs: tuple[str, ...] = ()
     suffix: str = ""
-    _hash: dict = field(default_factory=dict, compare=False, repr=False)
+    name: str = ""
+    cache_env: str = "SIO_NATIVE_CACHE"
+    cache_subdir: str = "native"
+    _memo: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def build_key(self) -> str:
+        """What besides the source decides the binary (part of its name)."""
+        return repr((self.flags, self.libs))
+
+    def command(self, output: str, workdir: str) -> list[str]:
+        """The compiler's argv writing ``output``; ``workdir`` is a private
+        temporary directory for the build."""
+        cc = shutil.which(os.environ.get("CC", "gcc")) or shutil.which("cc")
+        if not cc:
+            raise NativeBuildError(f"no C compiler (gcc) found to build {self.source.name}")
+        return [cc, *self.flags, "-o", output, str(self.source), *self.libs]
 
     def source_hash(self) -> str:
-        """First 16 hex digits of the SHA-256 of the source and the flags."""
+        """First 16 hex digits of the SHA-256 of the source and :meth:`build_key`."""
         st = self.source.stat()
-        key = (st.st_mtime_ns, st.st_size)
-        if key not in self._hash:
-            data = self.source.read_bytes() + repr((self.flags, self.libs)).encode()
-            self._hash.clear()
-            self._hash[key] = hashlib.sha256(data).hexdigest()[:16]
-        return self._hash[key]
+        extra = self.build_key()
+        key = ("hash", st.st_mtime_ns, st.st_size, extra)
+        if key not in self._memo:
+            data = self.source.read_bytes() + extra.encode()
+            self._memo[key] = hashlib.sha256(data).hexdigest()[:16]
+        return self._memo[key]
 
     def binary_name(self) -> str:
-        return f"{self.source.stem}-{self.source_hash()}{self.suffix}"
+        return f"{self.name or self.source.stem}-{self.source_hash()}{self.suffix}"
+
+    def cache_dir(self) -> Path:
+        return cache_dir(self.cache_env, self.cache_subdir)
+
+    def _usable(self, path: Path) -> bool:
+        return os.access(path, os.R_OK if self.suffix else os.X_OK)
 
     def installed(self) -> Path | None:
         """The binary built at install time, when it matches the source."""
         path = self.source.with_name(self.binary_name())
-        return path if os.access(path, os.R_OK) else None
+        return path if self._usable(path) else None
 
     def cached(self) -> Path | None:
-        path = cache_dir() / self.binary_name()
-        return path if os.access(path, os.R_OK) else None
+        """The binary built on first use, when it matches the source."""
+        path = self.cache_dir() / self.binary_name()
+        return path if self._usable(path) else None
 
     def compile(self, dest: Path) -> Path:
         """Compile into ``dest`` atomically; raise :class:`NativeBuildError`."""
-        cc = shutil.which(os.environ.get("CC", "gcc")) or shutil.which("cc")
-        if not cc:
-            raise NativeBuildError(f"no C compiler (gcc) found to build {self.source.name}")
         dest.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{self.source.stem}-", dir=dest.parent)
         os.close(fd)
         try:
-            proc = subprocess.run(
-                [cc, *self.flags, "-o", tmp, str(self.source), *self.libs],
-                capture_output=True,
-                text=True,
-                check=False,
-            )
+            with tempfile.TemporaryDirectory(prefix="sio-native-") as workdir:
+                proc = subprocess.run(
+                    self.command(tmp, workdir), capture_output=True, text=True, check=False
+                )
             if proc.returncode != 0:
                 raise NativeBuildError(
                     f"building {self.source.name} failed:\n{proc.stderr.strip()[-2000:]}"
@@ -105,25 +126,112 @@ class NativeHelper:
     def path(self, build: bool = True) -> Path | None:
         """Path of an up-to-date binary, built into the cache if allowed.
 
-        Returns ``None`` only when ``build`` is false and none is built.
+        Returns ``None`` only when ``build`` is false and none is built. The
+        answer is remembered per binary name and cache directory (one
+        ``access`` per call re-checks it).
         """
+        name = self.binary_name()
+        key = ("path", name, str(self.cache_dir()))
+        known = self._memo.get(key)
+        if known is not None and self._usable(known):
+            return known
         found = self.installed() or self.cached()
         if found or not build:
+            if found:
+                self._memo[key] = found
             return found
-        dest = cache_dir() / self.binary_name()
+        dest = self.cache_dir() / name
         dest.parent.mkdir(parents=True, exist_ok=True)
         with open(dest.parent / ".build.lock", "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
-            if os.access(dest, os.R_OK):
-                return dest
-            self.compile(dest)
-            for old in dest.parent.glob(f"{self.source.stem}-*{self.suffix}"):
-                if old != dest:  # builds of older sources (running copies are unaffected)
-                    old.unlink(missing_ok=True)
-            return dest
+            if not self._usable(dest):
+                self.compile(dest)
+                stem = self.name or self.source.stem
+                for old in dest.parent.glob(f"{stem}-*{self.suffix}"):
+                    if old != dest:  # builds of older sources (running copies are unaffected)
+                        old.unlink(missing_ok=True)
+        self._memo[key] = dest
+        return dest
 
 
 _HERE = Path(__file__).resolve().parent
+
+
+@dataclass(frozen=True)
+class Launcher(NativeHelper):
+    """The supervisor's static launcher (``supervisor/launcher.c``).
+
+    Linked against **musl** (Debian's ``musl-tools``) when ``musl-gcc`` is
+    installed, else static glibc: a static glibc program spends ~0.5 ms of
+    every start in ``cpuid`` instructions (cache and CPU feature probing;
+    each traps to the hypervisor on a VM), a static musl one does not, and
+    the launcher starts once per run. ``musl-gcc`` gets the kernel's and
+    libseccomp's headers through a private directory of symlinks, and
+    Debian's ``libseccomp.a`` (built with ``_FORTIFY_SOURCE``) its one
+    glibc-only symbol from a shim in ``launcher.c``. ``$SIO_LAUNCHER_LIBC`` =
+    ``glibc`` or ``musl`` forces the choice. libseccomp is linked statically.
+    """
+
+    musl_flags: tuple[str, ...] = ("-O2", "-Wall", "-static", "-DSIO_MUSL")
+
+    def libc(self) -> str:
+        """``"musl"`` or ``"glibc"``: the C library the launcher is built with."""
+        forced = os.environ.get("SIO_LAUNCHER_LIBC")
+        if forced in ("musl", "glibc"):
+            return forced
+        if shutil.which("musl-gcc") and _libseccomp_archive() and _asm_headers():
+            return "musl"
+        return "glibc"
+
+    def build_key(self) -> str:
+        if self.libc() == "musl":
+            return repr((self.musl_flags, "musl"))
+        return repr((self.flags, self.libs))
+
+    def command(self, output: str, workdir: str) -> list[str]:
+        if self.libc() != "musl":
+            return super().command(output, workdir)
+        musl, seccomp, asm = shutil.which("musl-gcc"), _libseccomp_archive(), _asm_headers()
+        if not (musl and seccomp and asm):
+            raise NativeBuildError("a musl build needs musl-gcc, libseccomp.a and asm headers")
+        for name, target in {**_MUSL_HEADERS, "asm": asm}.items():
+            os.symlink(target, os.path.join(workdir, name))
+        return [musl, *self.musl_flags, "-isystem", workdir, "-o", output, str(self.source),
+                seccomp]
+
+
+_MUSL_HEADERS = {  # name in the private include dir -> host path
+    "linux": "/usr/include/linux",
+    "asm-generic": "/usr/include/asm-generic",
+    "seccomp.h": "/usr/include/seccomp.h",
+    "seccomp-syscalls.h": "/usr/include/seccomp-syscalls.h",
+}
+
+
+def _libseccomp_archive() -> str | None:
+    for directory in ("/usr/lib/x86_64-linux-gnu", "/usr/lib64", "/usr/lib", "/usr/local/lib"):
+        path = os.path.join(directory, "libseccomp.a")
+        if os.path.isfile(path):
+            return path
+    return None
+
+
+def _asm_headers() -> str | None:
+    for path in ("/usr/include/x86_64-linux-gnu/asm", "/usr/include/asm"):
+        if os.path.isdir(path):
+            return path
+    return None
+
+
+LAUNCHER = Launcher(
+    _HERE / "supervisor" / "launcher.c",
+    flags=("-O2", "-Wall", "-static"),
+    libs=("-l:libseccomp.a",),
+    name="sio-launcher",
+    cache_env="SIO_LAUNCHER_CACHE",
+    cache_subdir="",
+)
+"""The supervisor's launcher (see :mod:`sio.workers.supervisor.build`)."""
 
 REAPER = NativeHelper(_HERE / "executors" / "reaper.c", flags=("-O2", "-Wall", "-static"))
 """``sio-reaper``, used by :class:`~sio.workers.executors.DetailedUnprotectedExecutor`."""
@@ -135,5 +243,5 @@ PLUGIN = NativeHelper(
 )
 """The qemu TCG plugin counting guest instructions (the ``qemu`` vCPU backend)."""
 
-BUILT_AT_INSTALL = (REAPER, PLUGIN)
-"""What ``setup.py`` builds into the installed package."""
+BUILT_AT_INSTALL = (LAUNCHER, REAPER, PLUGIN)
+"""What ``setup.py`` builds into the installed package, next to each source."""
