@@ -251,3 +251,15 @@ def test_sandbox_executor(tmp_path):
         renv = ex("tool y", capture_output=True, env={"PATH": "/usr/bin:/bin"})
         assert renv["stdout"].startswith(b"tool y")
     assert sandbox.entered == 0
+
+
+def test_detailed_command_hiding_in_the_reapers_group_still_ends_tle(tmp_path):
+    # The command moves itself into the reaper's process group, out of reach
+    # of the wall-limit kill of its own group: the last resort kills both,
+    # and the verdict stands (with the figures marked inexact).
+    script = "import os, time; os.setpgid(0, os.getsid(0)); time.sleep(30)"
+    start = time.monotonic()
+    renv = detailed(["python3", "-c", script], real_time_limit=300)
+    assert time.monotonic() - start < 5
+    assert renv["result_code"] == "TLE" and renv["real_time_killed"] is True
+    assert renv["measurement"]["memory"] == "rusage-maxrss-upper-bound"

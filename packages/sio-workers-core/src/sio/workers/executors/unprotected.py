@@ -279,7 +279,18 @@ def run_command(
                 os.close(fd)
         elapsed = time.monotonic() - start
     if report is not None:
-        status, usage = _reaper_result(report.value(), command)
+        reported = _reaper_result(report.value(), command)
+        if reported is not None:
+            status, usage = reported
+        elif killed:
+            # The command left its process group (for the reaper's own) and
+            # outlived the wall limit: the last resort killed both. Its own
+            # figures are lost; the reaper's stand in, marked inexact.
+            usage = Usage(usage.ru_utime, usage.ru_stime, int(usage.ru_maxrss), exact=False)
+        else:
+            raise ExecError(
+                "sio-reaper ended without reporting the command's status", command=command
+            )
     else:
         usage = Usage(usage.ru_utime, usage.ru_stime, int(usage.ru_maxrss), exact=False)
     renv: dict[str, Any] = {
@@ -333,7 +344,7 @@ class _Groups:
                 os.killpg(group, signal.SIGKILL)
 
 
-def _reaper_result(text: bytes, command: Any) -> tuple[int, Usage]:
+def _reaper_result(text: bytes, command: Any) -> tuple[int, Usage] | None:
     for line in text.decode(errors="replace").splitlines():
         parts = line.split()
         if parts[:1] == ["exit"] and len(parts) == 5:
@@ -341,7 +352,7 @@ def _reaper_result(text: bytes, command: Any) -> tuple[int, Usage]:
             return status, Usage(utime / 1e6, stime / 1e6, maxrss, exact=True)
         if parts[:1] == ["error"]:
             raise ExecError(f"sio-reaper failed: {line[6:]}", command=command)
-    raise ExecError("sio-reaper ended without reporting the command's status", command=command)
+    return None
 
 
 _REAPER_GRACE = 1.0
