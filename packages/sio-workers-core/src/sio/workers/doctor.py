@@ -147,6 +147,8 @@ def check_native(build_it: bool) -> dict[str, dict[str, Any]]:
 
     out: dict[str, dict[str, Any]] = {}
     for helper in native.BUILT_AT_INSTALL:
+        if helper is native.LAUNCHER:  # reported on its own line (check_launcher)
+            continue
         installed, cached = helper.installed(), helper.cached()
         info: dict[str, Any] = {}
         path = installed or cached
