@@ -136,6 +136,53 @@ def test_concurrent_runs_get_distinct_slots(tmp_path, monkeypatch):
 
 
 @needs_supervisor
+def test_only_the_program_is_charged_to_the_run_cgroup(tmp_path, monkeypatch):
+    """The launcher and the namespace init stay outside the run's cgroup: the
+    program alone is counted (CPU, memory, pids), never the setup."""
+    import threading
+    import time
+
+    from sio.workers.supervisor import build, cgroups
+
+    monkeypatch.chdir(tmp_path)
+    launcher = os.path.realpath(build.launcher_path())
+    seen: dict[int, str] = {}
+    done = threading.Event()
+
+    def watch() -> None:
+        if cgroups.detect() == "v1":
+            slots = (cgroups.CGROUP_MOUNT / "pids" / "sio-workers").glob("slot-*/cgroup.procs")
+        else:
+            slots = cgroups.v2_root().glob("slot-*/cgroup.procs")
+        files = list(slots)
+        while not done.is_set():
+            for procs in files:
+                try:
+                    pids = procs.read_text().split()
+                except OSError:
+                    continue
+                for pid in pids:
+                    try:
+                        seen[int(pid)] = os.readlink(f"/proc/{pid}/exe")
+                    except OSError:
+                        pass
+            time.sleep(0.005)
+
+    with SupervisedExecutor() as ex:
+        ex(["/bin/true"])  # the slot cgroups exist from here on
+        watcher = threading.Thread(target=watch)
+        watcher.start()
+        try:
+            renv = ex(["/bin/sleep", "0.5"], time_limit=5000)
+        finally:
+            done.set()
+            watcher.join()
+    assert renv["result_code"] == "OK"
+    assert set(seen.values()) == {os.path.realpath("/bin/sleep")}, seen
+    assert launcher not in seen.values()
+
+
+@needs_supervisor
 def test_supervisor_failure_is_se_with_reason(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with SupervisedExecutor() as ex:

@@ -2,13 +2,15 @@
  * sio-launcher: the in-child half of the sio-workers supervisor.
  *
  * Started by the worker with posix_spawn (as root), it
- *   1. joins the run's cgroups (writes "0" to each -c cgroup.procs file),
- *   2. opens the program (before the filesystem view changes),
+ *   1. opens the run's cgroup.procs files and the program (before the
+ *      filesystem view changes),
  *   3. unshares mount, pid, net, ipc and uts namespaces and forks the
  *      namespace init "I" (pid 1), which builds a minimal read-only root
  *      (tmpfs + read-only binds + /dev/{null,zero,urandom} + private /tmp +
  *      the namespace's own /proc) and forks the program "P" (pid 2),
- *   4. P sets rlimits, drops to the slot's unprivileged uid/gid, sets
+ *   4. P joins the run's cgroups (writes "0" to each cgroup.procs file: only
+ *      the program and what it starts are charged and counted, never the
+ *      launcher's own setup), sets rlimits, drops to the slot's unprivileged uid/gid, sets
  *      PR_SET_PDEATHSIG and no_new_privs, loads the seccomp profile (a BPF
  *      filter written here for x86-64, built by libseccomp elsewhere; forbidden
  *      syscalls are SECCOMP_RET_USER_NOTIF: I receives the notification,
@@ -23,7 +25,8 @@
  *        "error <text>\n"                   the launcher itself failed (SE)
  *
  * Usage: sio-launcher [options] -- PROGRAM ARGV0 [ARGS...]
- *   -c FILE        join cgroup (write "0" into FILE); repeatable
+ *   -c FILE        the program joins this cgroup (writes "0" into FILE) just
+ *                  before it execs; repeatable
  *   -u UID -g GID  the slot's unprivileged credentials
  *   -r RES:SOFT:HARD  setrlimit (RES is the numeric resource); repeatable
  *   -M DIR         mountpoint (an existing host directory) for the new root
@@ -93,6 +96,7 @@ int __fprintf_chk(FILE *stream, int flag, const char *format, ...) {
 extern char **environ;
 
 static const char *cgroups[MAX_ITEMS];
+static int cgroup_fds[MAX_ITEMS];
 static int n_cgroups;
 static struct { int res; rlim_t soft, hard; } rlims[MAX_ITEMS];
 static int n_rlims;
@@ -108,7 +112,6 @@ static unsigned long tmp_kib = 16384, tmp_inodes = 4096;
 static const char *profile = "native";
 static int plain_open;
 static int no_namespaces;
-static int oom_protected;
 static const char *netns_file;
 
 static void report(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -133,16 +136,6 @@ static void die(const char *what) {
 static void die_msg(const char *what) {
     report("error %s", what);
     _exit(120);
-}
-
-static int write_file(const char *path, const char *text) {
-    int fd = open(path, O_WRONLY | O_CLOEXEC);
-    if (fd < 0) return -1;
-    ssize_t n = write(fd, text, strlen(text));
-    int saved = errno;
-    close(fd);
-    errno = saved;
-    return n < 0 ? -1 : 0;
 }
 
 static long long now_ns(void) {
@@ -574,11 +567,16 @@ static void run_program(int exe_fd, char **argv, int sock) {
     if (sigprocmask(SIG_SETMASK, &none, NULL) < 0) die("sigprocmask");
     if (chdir(workdir) < 0) die("chdir to working directory");
     setpgid(0, 0);
+    /* Join the run's cgroups last of the setup, as root: from here on every
+     * CPU cycle, page and task is the program's. */
+    for (int i = 0; i < n_cgroups; i++) {
+        if (write(cgroup_fds[i], "0", 1) != 1) die("join cgroup");
+        close(cgroup_fds[i]);
+    }
     for (int i = 0; i < n_rlims; i++) {
         struct rlimit rl = {rlims[i].soft, rlims[i].hard};
         if (setrlimit(rlims[i].res, &rl) < 0) die("setrlimit");
     }
-    if (oom_protected && write_file("/proc/self/oom_score_adj", "0") < 0) die("reset oom_score_adj");
     if (setgroups(0, NULL) < 0) die("setgroups");
     if (setresgid(run_gid, run_gid, run_gid) < 0) die("setresgid");
     if (setresuid(run_uid, run_uid, run_uid) < 0) die("setresuid");
@@ -635,6 +633,7 @@ static void run_init(int exe_fd, char **argv) {
     }
     close(sv[1]);
     close(exe_fd);
+    for (int i = 0; i < n_cgroups; i++) close(cgroup_fds[i]);
     int nfd = -1;
     if (strcmp(profile, "none") != 0) nfd = recv_fd(sv[0]);
     close(sv[0]);
@@ -762,14 +761,13 @@ int main(int argc, char **argv) {
     int pi;
     parse_args(argc, argv, &pi);
     if (!no_namespaces && !mountpoint) die_msg("no mountpoint (-M)");
-    for (int i = 0; i < n_cgroups; i++)
-        if (write_file(cgroups[i], "0") < 0) die("join cgroup");
-    /* The OOM killer of the run's cgroup should pick the program, never us
-     * (best effort: needs CAP_SYS_RESOURCE; we are tiny anyway). */
-    oom_protected = write_file("/proc/self/oom_score_adj", "-1000") == 0;
     reset_signals();
     if (syscall(SYS_close_range, 4, ~0U, 0) < 0) die("close_range");
     fcntl(STATUS_FD, F_SETFD, FD_CLOEXEC);
+    for (int i = 0; i < n_cgroups; i++) {
+        cgroup_fds[i] = open(cgroups[i], O_WRONLY | O_CLOEXEC);
+        if (cgroup_fds[i] < 0) die("open cgroup");
+    }
     int exe_fd = open(argv[pi], O_PATH | O_CLOEXEC);
     if (exe_fd < 0) {
         report("error open program %s: %s", argv[pi], strerror(errno));

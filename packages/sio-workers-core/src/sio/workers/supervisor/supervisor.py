@@ -271,7 +271,7 @@ def _run_in_slot(spec: RunSpec, launcher: str, slot: Slot) -> RunOutcome:
     mem_limit = spec.mem_limit_kib
     limit_bytes = (mem_limit + spec.mem_overhead_kib) * 1024 if mem_limit else None
     pids = spec.pids_limit or spec.profile.pids
-    cgroup.prepare(limit_bytes, pids + 2)  # + launcher and namespace init
+    cgroup.prepare(limit_bytes, pids)  # the launcher and its init stay outside
     spec.clock.start(cgroup)
     executable = spec.executable or spec.argv[0]
     argv = [launcher, *_launcher_args(spec, slot), "--", executable, *spec.argv]

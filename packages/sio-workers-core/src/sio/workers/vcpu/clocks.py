@@ -125,8 +125,8 @@ class PerfClock(CpuClock):
             self.error = str(e)
 
     def _program_pids(self) -> list[int]:
-        """Processes of the run's cgroup except the launcher's own (the
-        launcher and the namespace init, which report the program's death)."""
+        """Processes of the run's cgroup except one still running the
+        launcher's image (the program joins the cgroup just before its exec)."""
         launcher = build.launcher_path(build=False)
         launcher_exe = os.path.realpath(launcher) if launcher else None
         pids = []
