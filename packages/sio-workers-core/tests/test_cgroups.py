@@ -100,3 +100,22 @@ def test_v2_kill_sweep_on_a_real_cgroup2():
             child.wait()
         cg.dir.rmdir()
         cg.root.rmdir()
+
+
+def test_v2_without_controllers_is_refused(monkeypatch):
+    """A delegated cgroup2 subtree lacking memory, pids or cpu is not used
+    (this machine's cgroup2 mount has none of them): detection falls back to
+    v1 or to a clear refusal, never to a v2 run without accounting."""
+    unified = cgroups.CGROUP_MOUNT / "unified"
+    if not (unified / "cgroup.controllers").exists():
+        pytest.skip("needs a cgroup2 mount at /sys/fs/cgroup/unified")
+    available = (unified / "cgroup.controllers").read_text().split()
+    if all(c in available for c in cgroups.V2_CONTROLLERS):
+        pytest.skip("this cgroup2 mount has the controllers")
+    root = unified / "sio-workers-refused"
+    monkeypatch.setenv("SIO_CGROUP_ROOT", str(root))
+    assert cgroups.v2_root() is None
+    assert not root.exists()
+    assert cgroups.detect() == ("v1" if cgroups.v1_available() else None)
+    with pytest.raises(cgroups.CgroupError, match="not delegated"):
+        cgroups.open_slot_cgroup(0, "v2")
