@@ -179,9 +179,13 @@ class Launcher(NativeHelper):
         forced = os.environ.get("SIO_LAUNCHER_LIBC")
         if forced in ("musl", "glibc"):
             return forced
-        if shutil.which("musl-gcc") and _libseccomp_archive() and _asm_headers():
-            return "musl"
-        return "glibc"
+        # Asked on every run: the answer is remembered per $PATH (an
+        # installed or removed musl-gcc is seen by the next process).
+        key = ("libc", os.environ.get("PATH"))
+        if key not in self._memo:
+            musl = shutil.which("musl-gcc") and _libseccomp_archive() and _asm_headers()
+            self._memo[key] = "musl" if musl else "glibc"
+        return self._memo[key]
 
     def build_key(self) -> str:
         if self.libc() == "musl":
