@@ -128,8 +128,22 @@ class NativeHelper:
 
         Returns ``None`` only when ``build`` is false and none is built. The
         answer is remembered per binary name and cache directory (one
-        ``access`` per call re-checks it).
+        ``access`` per call re-checks it); the launcher is looked up once per
+        run, so the common case is a ``stat`` of the source, a dictionary
+        lookup and that ``access``.
         """
+        st = os.stat(self.source)
+        fast = ("fast", st.st_mtime_ns, st.st_size,
+                *(os.environ.get(v) for v in _PATH_INPUTS), os.environ.get(self.cache_env))
+        known = self._memo.get(fast)
+        if known is not None and self._usable(known):
+            return known
+        found = self._path(build)
+        if found is not None:
+            self._memo[fast] = found
+        return found
+
+    def _path(self, build: bool) -> Path | None:
         name = self.binary_name()
         key = ("path", name, str(self.cache_dir()))
         known = self._memo.get(key)
@@ -155,6 +169,10 @@ class NativeHelper:
 
 
 _HERE = Path(__file__).resolve().parent
+
+_PATH_INPUTS = ("PATH", "HOME", "XDG_CACHE_HOME", "SIO_LAUNCHER_LIBC")
+"""Environment variables that can change which binary :meth:`NativeHelper.path`
+finds (the libc probe, the cache directory)."""
 
 
 @dataclass(frozen=True)
