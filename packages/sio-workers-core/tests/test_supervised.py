@@ -234,3 +234,68 @@ def test_launcher_builds_and_runs_with_either_libc(libc, tmp_path, monkeypatch):
     assert ok["result_code"] == "OK"
     assert rv["result_code"] == "RV"
     assert rv["result_string"] == "intercepted forbidden syscall socket"  # named by libseccomp
+
+
+def test_status_line_protocol():
+    from sio.workers.supervisor import supervisor as sup
+
+    assert sup._parse_status("exit 0 1500000 548 1200\n") == (0, None, None, 1500000, 548, 1200)
+    assert sup._parse_status("exit 9 10 20\n") == (9, None, None, 10, 20, None)
+    assert sup._parse_status("rv socket 77\n") == (None, "socket", None, 77, None, None)
+    # an error from the program's set-up wins over the init's exit line
+    text = "error setrlimit: Invalid argument\nexit 32512 5 0 0\n"
+    assert sup._parse_status(text)[2] == "setrlimit: Invalid argument"
+    # only the init's exit/rv line is final; errors may be followed by it
+    assert sup._final_line([b"exit 0 1 2 3\n"])
+    assert sup._final_line([b"rv ptr", b"ace 5\n"])
+    assert not sup._final_line([b"exit 0 1 2"])
+    assert not sup._final_line([b"error mount /proc: EPERM\n"])
+    assert sup._final_line([b"error exec ./a: ENOENT\n", b"exit 32512 5 0 0\n"])
+
+
+@needs_supervisor
+def test_launchers_are_reaped_and_cpu_is_the_programs(tmp_path, monkeypatch, build_c):
+    """The worker goes on at the init's final line and reaps the launcher
+    later: no zombie piles up, and the kernel's rusage reported by the init
+    is the program's alone."""
+    import time
+
+    from sio.workers.supervisor import supervisor as sup
+
+    src = tmp_path / "spin.c"
+    src.write_text("int main(void) { for (volatile long i = 0; i < 200000000L; i++); return 0; }\n")
+    spin = str(build_c(src, static=True))
+    monkeypatch.chdir(tmp_path)
+    with SupervisedExecutor() as ex:
+        for _ in range(20):
+            assert ex(["/bin/true"])["result_code"] == "OK"
+    assert len(sup._unreaped) <= 4  # only the last few runs' launchers, still exiting
+    deadline = time.monotonic() + 10
+    while sup._unreaped and time.monotonic() < deadline:
+        time.sleep(0.01)
+        sup._reap_finished()
+    assert not sup._unreaped
+    zombies = []
+    for task in os.listdir("/proc/self/task"):
+        with open(f"/proc/self/task/{task}/children") as f:
+            children = f.read().split()
+        for pid in children:
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    comm, _, rest = f.read().partition("(")[2].rpartition(")")
+            except OSError:
+                continue
+            if rest.split()[0] == "Z" and comm.startswith("sio-launcher"):
+                zombies.append(pid)
+    assert zombies == []
+    null = os.open(os.devnull, os.O_RDWR)
+    try:
+        spec = sup.RunSpec(argv=[spin], env={}, stdin=null, stdout=null, stderr=null,
+                           time_limit_ms=10000, real_time_limit_ms=20000, mem_limit_kib=65536,
+                           output_limit=1024)
+        outcome = sup.supervise(spec)
+    finally:
+        os.close(null)
+    assert outcome.facts.system_error is None
+    assert outcome.rusage_cpu_ms is not None and outcome.rusage_cpu_ms > 50
+    assert abs(outcome.facts.cpu_ms - outcome.rusage_cpu_ms) <= 0.02 * outcome.rusage_cpu_ms + 2

@@ -19,10 +19,14 @@
  *      the only exec the filter allows,
  *   5. I waits for P, kills whatever is left in the namespace, and writes ONE
  *      status line on fd 3 (the status pipe):
- *        "exit <wait-status> <wall-ns> <maxrss-kib>\n"   the program ended
- *                                           (maxrss: its own peak RSS, wait4)
+ *        "exit <wait-status> <wall-ns> <maxrss-kib> <cpu-us>\n"   the program ended
+ *                 (maxrss: its own peak RSS; cpu: user+system time of every
+ *                 process of the namespace that I reaped, all from wait4)
  *        "rv <name> <wall-ns>\n"            a forbidden operation was intercepted
  *        "error <text>\n"                   the launcher itself failed (SE)
+ *      "exit" and "rv" lines are written by I after every other process of
+ *      the namespace is gone: the worker may go on as soon as it reads one
+ *      (it reaps the launcher later). "error" lines may come from any part.
  *
  * Usage: sio-launcher [options] -- PROGRAM ARGV0 [ARGS...]
  *   -c FILE        the program joins this cgroup (writes "0" into FILE) just
@@ -606,6 +610,10 @@ static void run_program(int exe_fd, char **argv, int sock) {
     _exit(127);
 }
 
+static long long tv_us(struct timeval tv) {
+    return (long long)tv.tv_sec * 1000000 + tv.tv_usec;
+}
+
 static void kill_namespace(void) {
     if (no_namespaces) return;
     kill(-1, SIGKILL); /* as pid 1: every other process of the namespace */
@@ -642,6 +650,7 @@ static void run_init(int exe_fd, char **argv) {
     struct seccomp_notif *req = &notif;
     int status = 0, done = 0;
     long maxrss = 0;
+    long long cpu_us = 0;
     while (!done) {
         struct pollfd fds[2] = {{sfd, POLLIN, 0}, {nfd, POLLIN, 0}};
         int r = poll(fds, nfd >= 0 ? 2 : 1, -1);
@@ -671,16 +680,20 @@ static void run_init(int exe_fd, char **argv) {
             struct rusage ru;
             pid_t w = wait4(-1, &st, WNOHANG, &ru);
             if (w <= 0) break;
+            cpu_us += tv_us(ru.ru_utime) + tv_us(ru.ru_stime);
             if (w == p) { status = st; maxrss = ru.ru_maxrss; done = 1; }
         }
     }
     long long wall = now_ns() - start;
     kill_namespace();
-    while (waitpid(-1, NULL, 0) > 0) {}
+    {
+        struct rusage ru;
+        while (wait4(-1, NULL, 0, &ru) > 0) cpu_us += tv_us(ru.ru_utime) + tv_us(ru.ru_stime);
+    }
     if (violation[0])
         report("rv %s %lld", violation, wall);
     else
-        report("exit %d %lld %ld", status, wall, maxrss);
+        report("exit %d %lld %ld %lld", status, wall, maxrss, cpu_us);
     _exit(0);
 }
 

@@ -132,8 +132,9 @@ class RunOutcome:
     measurement: dict[str, str]
     cgroup_version: str | None = None
     rusage_cpu_ms: float | None = None
-    """user+system CPU of the launcher's reaped tree from ``wait4`` (a cross-check
-    of the cgroup clock; it misses processes killed before they were reaped)."""
+    """user+system CPU of the program's processes from ``wait4`` in the
+    namespace init (a cross-check of the cgroup clock); for a run killed by
+    the worker, the launcher's reaped tree."""
 
 
 @functools.lru_cache(maxsize=1)
@@ -206,22 +207,24 @@ def _launcher_args(spec: RunSpec, slot: Slot) -> list[str]:
 
 def _parse_status(
     text: str,
-) -> tuple[int | None, str | None, str | None, int | None, int | None]:
-    """``(wait_status, violation, error, wall_ns, maxrss_kib)`` from the
-    launcher's status line."""
+) -> tuple[int | None, str | None, str | None, int | None, int | None, int | None]:
+    """``(wait_status, violation, error, wall_ns, maxrss_kib, cpu_us)`` from
+    the launcher's status line."""
     lines = text.strip().splitlines()
     errors = [line for line in lines if line.startswith("error ")]
     line = errors[0] if errors else (lines[-1] if lines else "")
     kind, _, rest = line.partition(" ")
     if kind == "exit":
         st, wall, *more = rest.split()
-        return int(st), None, None, int(wall), int(more[0]) if more else None
+        maxrss = int(more[0]) if more else None
+        cpu_us = int(more[1]) if len(more) > 1 else None
+        return int(st), None, None, int(wall), maxrss, cpu_us
     if kind == "rv":
         name, _, wall = rest.rpartition(" ")
-        return None, name, None, int(wall), None
+        return None, name, None, int(wall), None, None
     if kind == "error":
-        return None, None, rest, None, None
-    return None, None, None, None, None
+        return None, None, rest, None, None, None
+    return None, None, None, None, None, None
 
 
 def _output_size(fd: int) -> int:
@@ -252,6 +255,7 @@ def supervise(spec: RunSpec) -> RunOutcome:
             version,
         )
 
+    _reap_finished()
     if os.geteuid() != 0:
         return se("the supervisor needs root (namespaces, cgroups, per-slot uids)")
     try:
@@ -297,12 +301,18 @@ def _run_in_slot(spec: RunSpec, launcher: str, slot: Slot) -> RunOutcome:
             os.close(fd)
     killed_for = None
     chunks: list[bytes] = []
+    rusage = None
     try:
-        killed_for = _watch(spec, status_r, chunks, start)
+        killed_for, final = _watch(spec, status_r, chunks, start)
         if killed_for:
             _kill(pid, cgroup)
             _drain(status_r, chunks, 2.0)
-        _, wait_status, rusage = os.wait4(pid, 0)
+        if final and not killed_for:
+            # The namespace is empty (see the launcher's status protocol):
+            # its teardown and the launcher's exit need not delay the verdict.
+            wait_status = _reap_later(pid)
+        else:
+            _, wait_status, rusage = os.wait4(pid, 0)
     finally:
         os.close(status_r)
     wall_ms = round((time.monotonic() - start) * 1000)
@@ -316,7 +326,7 @@ def _run_in_slot(spec: RunSpec, launcher: str, slot: Slot) -> RunOutcome:
         stats = CgroupStats(0, 0, 0)
     finally:
         cgroup.finish()
-    st, violation, error, wall_ns, maxrss_kib = _parse_status(
+    st, violation, error, wall_ns, maxrss_kib, program_cpu_us = _parse_status(
         b"".join(chunks).decode(errors="replace")
     )
     if wall_ns is not None and not killed_for:
@@ -351,12 +361,60 @@ def _run_in_slot(spec: RunSpec, launcher: str, slot: Slot) -> RunOutcome:
         system_error=system_error,
         ignore_return=spec.ignore_return,
     )
-    return RunOutcome(facts, _measurement(spec, version), version,
-                      rusage_cpu_ms=(rusage.ru_utime + rusage.ru_stime) * 1000)
+    if program_cpu_us is not None:
+        rusage_cpu_ms = program_cpu_us / 1000
+    elif rusage is not None:
+        rusage_cpu_ms = (rusage.ru_utime + rusage.ru_stime) * 1000
+    else:
+        rusage_cpu_ms = None
+    return RunOutcome(facts, _measurement(spec, version), version, rusage_cpu_ms=rusage_cpu_ms)
 
 
-def _watch(spec: RunSpec, status_r: int, chunks: list[bytes], start: float) -> str | None:
-    """Wait for the status pipe's EOF; return ``"cpu"``/``"wall"`` when a limit fired."""
+_unreaped: set[int] = set()
+"""Launchers that reported a final status line but had not exited yet."""
+
+
+def _reap_later(pid: int) -> int | None:
+    """Reap ``pid`` if it has exited, else leave it to :func:`_reap_finished`."""
+    try:
+        done, status = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return None
+    if done:
+        return status
+    _unreaped.add(pid)
+    return None
+
+
+def _reap_finished() -> None:
+    """Reap the launchers left by earlier runs (each exits right after its
+    final status line; none is waited for)."""
+    for pid in list(_unreaped):
+        try:
+            done, _ = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            done = pid  # reaped elsewhere
+        if done:
+            _unreaped.discard(pid)
+
+
+def _final_line(chunks: list[bytes]) -> bool:
+    """Whether the namespace init's final line (``exit``/``rv``) has arrived."""
+    text = b"".join(chunks)
+    if not text.endswith(b"\n"):
+        return False
+    last = text.rstrip(b"\n").rpartition(b"\n")[2]
+    return last.startswith((b"exit ", b"rv "))
+
+
+def _watch(
+    spec: RunSpec, status_r: int, chunks: list[bytes], start: float
+) -> tuple[str | None, bool]:
+    """Wait for the final status line or the status pipe's EOF.
+
+    Returns ``(killed_for, final)``: ``killed_for`` is ``"cpu"``/``"wall"``
+    when a limit fired, ``final`` whether the final line arrived.
+    """
     real_limit = spec.real_time_limit_ms
     cpu_limit = spec.time_limit_ms if spec.clock.enforce else None
     rate = spec.clock.max_rate()
@@ -365,19 +423,21 @@ def _watch(spec: RunSpec, status_r: int, chunks: list[bytes], start: float) -> s
         if real_limit is not None:
             remaining = real_limit - (time.monotonic() - start) * 1000
             if remaining < 0:
-                return "wall"
+                return "wall", False
             timeout = min(timeout, remaining / 1000)
         if cpu_limit is not None:
             used = spec.clock.used_ms()
             if used > cpu_limit:
-                return "cpu"
+                return "cpu", False
             timeout = min(timeout, max((cpu_limit - used) / rate / 1000, 0.001))
         ready, _, _ = select.select([status_r], [], [], max(timeout, 0.0005))
         if ready:
             data = os.read(status_r, 4096)
             if not data:
-                return None
+                return None, False
             chunks.append(data)
+            if _final_line(chunks):
+                return None, True
 
 
 def _kill(pid: int, cgroup: RunCgroup) -> None:
