@@ -42,13 +42,14 @@ DETAIL_OPENING_FILES = -1
 
 #: Memory (KiB) that qemu itself adds to a run's cgroup peak, measured under
 #: the supervisor as the cgroup peak of a trivial program under qemu (with the
-#: plugin) minus the same program run natively (Debian 12, qemu 7.2): 6,100
-#: KiB plus :data:`QEMU_MEMORY_LIMIT_FRACTION` of the memory limit (peaks of
-#: 7,140 / 7,740 / 10,060 / 19,270 KiB at limits of 16 / 64 / 256 / 1024 MiB,
-#: against about 860 KiB natively). qemu's binary, libraries and the plugin
+#: plugin) minus the same program run natively (Debian 12, qemu 7.2): 6,250
+#: KiB plus :data:`QEMU_MEMORY_LIMIT_FRACTION` of the memory limit (median
+#: peaks of 6,634 / 7,072 / 9,422 / 18,636 KiB at limits of 16 / 64 / 256 /
+#: 1024 MiB, against about 100 KiB natively; only the program is in the
+#: cgroup, never the launcher). qemu's binary, libraries and the plugin
 #: are read into the page cache by the worker before each run
 #: (:func:`sio.workers.vcpu.plugin.prefetch`), so they are not charged.
-QEMU_MEMORY_OVERHEAD_KIB = 6_100
+QEMU_MEMORY_OVERHEAD_KIB = 6_250
 #: qemu maps the guest's whole stack up front, and the native profile's stack
 #: limit is the memory limit: qemu's bookkeeping for it costs 1/85 of the limit.
 QEMU_MEMORY_LIMIT_FRACTION = 1 / 85
