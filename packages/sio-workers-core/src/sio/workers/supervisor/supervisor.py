@@ -76,6 +76,11 @@ class CpuClock:
 
     name = "cgroup-cpu"
     enforce = True
+    final_at_report = True
+    """Whether the measurement is complete once the namespace init reports
+    (the program's processes are gone); False keeps the worker waiting for
+    the launcher's own exit too (a counter inherited by the launcher is only
+    complete when every process holding it has exited)."""
 
     def start(self, cgroup: RunCgroup) -> None:
         self.cgroup = cgroup
@@ -307,7 +312,7 @@ def _run_in_slot(spec: RunSpec, launcher: str, slot: Slot) -> RunOutcome:
         if killed_for:
             _kill(pid, cgroup)
             _drain(status_r, chunks, 2.0)
-        if final and not killed_for:
+        if final and not killed_for and spec.clock.final_at_report:
             # The namespace is empty (see the launcher's status protocol):
             # its teardown and the launcher's exit need not delay the verdict.
             wait_status = _reap_later(pid)

@@ -107,6 +107,9 @@ class PerfClock(CpuClock):
 
     name = "instructions-perf"
     enforce = False
+    #: the inherited counter is folded into the worker's descriptor as each
+    #: process holding it exits: read it only after the launcher has exited
+    final_at_report = False
 
     def __init__(self, limit_instructions: int | None, event: tuple[int, int] = perf.INSTRUCTIONS):
         self.counter = perf.PerfCounter(
