@@ -161,6 +161,35 @@ def test_address_space_is_not_randomised(run, qemu_path, vcpu_program, monkeypat
     assert len(outputs) == 1 and outputs != {b""}
 
 
+def test_perf_counts_the_program_and_nothing_of_the_launcher(
+    run, build_c, tmp_path, monkeypatch
+):
+    """The counter is attached to the program held at its exec: under the
+    supervisor it counts exactly what it counts for the same program spawned
+    bare. Driven by user-mode page faults, a software event as deterministic
+    as instructions here (before, the launcher's set-up added 33 faults)."""
+    import subprocess
+
+    from sio.workers.vcpu import perf
+    from sio.workers.vcpu import run as vcpu_run
+    from sio.workers.vcpu.clocks import no_aslr
+
+    src = tmp_path / "trivial.c"
+    src.write_text("int main(void) { return 0; }\n")
+    prog = str(build_c(src, static=True))
+    bare = set()
+    for _ in range(3):
+        with no_aslr(), perf.PerfCounter(event=perf.PAGE_FAULTS) as counter:
+            subprocess.run([prog], env={}, check=True)
+        bare.add(counter.result.instructions)
+    assert len(bare) == 1
+
+    monkeypatch.setattr(vcpu_run, "PERF_EVENT", perf.PAGE_FAULTS)
+    monkeypatch.setattr(vcpu, "probe_backend", lambda backend: (True, "page faults"))
+    counted = {run("perf", [prog])["measurement"]["instructions"] for _ in range(3)}
+    assert counted == bare
+
+
 def test_perf_path_with_software_event(run, vcpu_program, monkeypatch):
     """The perf backend end to end (counter inherited through the launcher,
     namespaces and threads; overflow watcher killing the run's cgroup),

@@ -43,6 +43,10 @@
  *   -n FILE        join the (empty, pooled) network namespace bound at FILE
  *                  instead of creating one (creating a netns costs ~0.4 ms)
  *   -N             no namespaces (diagnostics only)
+ *   -W             hold the program at its exec: P writes "ready" on the
+ *                  status pipe and waits for one byte on fd 4 (the worker
+ *                  attaches the instruction counter to it meanwhile); EOF
+ *                  instead of the byte makes P exit with status 125, unrun
  * sio-launcher -K FILE creates an empty network namespace and binds it at FILE.
  * The program's environment is the launcher's own environment.
  */
@@ -95,6 +99,7 @@ int __fprintf_chk(FILE *stream, int flag, const char *format, ...) {
 #endif
 
 #define STATUS_FD 3
+#define GO_FD 4
 #define MAX_ITEMS 64
 
 extern char **environ;
@@ -116,6 +121,7 @@ static unsigned long tmp_kib = 16384, tmp_inodes = 4096;
 static const char *profile = "native";
 static int plain_open;
 static int no_namespaces;
+static int hold_at_exec;
 static const char *netns_file;
 
 static void report(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -605,6 +611,15 @@ static void run_program(int exe_fd, char **argv, int sock) {
     if (nfd >= 0) send_fd(sock, nfd);
     close(sock);
     if (nfd >= 0) close(nfd);
+    if (hold_at_exec) {
+        /* Everything but the exec is done: the worker may now attach a
+         * counter that starts at the exec and sees nothing of ours. */
+        report("ready");
+        char go;
+        ssize_t r;
+        do r = read(GO_FD, &go, 1); while (r < 0 && errno == EINTR);
+        if (r != 1) _exit(125);
+    }
     syscall(SYS_execveat, exe_fd, magic, argv, environ, AT_EMPTY_PATH);
     report("error exec %s: %s", argv[0], strerror(errno));
     _exit(127);
@@ -641,6 +656,7 @@ static void run_init(int exe_fd, char **argv) {
     }
     close(sv[1]);
     close(exe_fd);
+    if (hold_at_exec) close(GO_FD);
     for (int i = 0; i < n_cgroups; i++) close(cgroup_fds[i]);
     int nfd = -1;
     if (strcmp(profile, "none") != 0) nfd = recv_fd(sv[0]);
@@ -705,6 +721,7 @@ static void parse_args(int argc, char **argv, int *prog_index) {
         if (a[0] != '-' || !a[1] || a[2]) die_msg("bad option");
         char opt = a[1];
         if (opt == 'N') { no_namespaces = 1; continue; }
+        if (opt == 'W') { hold_at_exec = 1; continue; }
         if (opt == 'o') { plain_open = 1; continue; }
         if (i + 1 >= argc) die_msg("option needs a value");
         char *v = argv[++i];
@@ -775,8 +792,10 @@ int main(int argc, char **argv) {
     parse_args(argc, argv, &pi);
     if (!no_namespaces && !mountpoint) die_msg("no mountpoint (-M)");
     reset_signals();
-    if (syscall(SYS_close_range, 4, ~0U, 0) < 0) die("close_range");
+    if (syscall(SYS_close_range, hold_at_exec ? GO_FD + 1 : GO_FD, ~0U, 0) < 0) die("close_range");
+    if (hold_at_exec && fcntl(GO_FD, F_GETFD) < 0) die("no fd 4 for -W");
     fcntl(STATUS_FD, F_SETFD, FD_CLOEXEC);
+    if (hold_at_exec) fcntl(GO_FD, F_SETFD, FD_CLOEXEC);
     for (int i = 0; i < n_cgroups; i++) {
         cgroup_fds[i] = open(cgroups[i], O_WRONLY | O_CLOEXEC);
         if (cgroup_fds[i] < 0) die("open cgroup");
@@ -802,6 +821,7 @@ int main(int argc, char **argv) {
     if (init < 0) die("fork init");
     if (init == 0) run_init(exe_fd, argv + pi + 1);
     close(exe_fd);
+    if (hold_at_exec) close(GO_FD);
     int st;
     while (waitpid(init, &st, 0) < 0) {
         if (errno != EINTR) die("wait init");

@@ -27,6 +27,7 @@ import resource
 import select
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sio.workers.supervisor import build
@@ -82,8 +83,19 @@ class CpuClock:
     the launcher's own exit too (a counter inherited by the launcher is only
     complete when every process holding it has exited)."""
 
+    hold_at_exec = False
+    """Whether the program is held just before its exec until :meth:`attach`
+    has been called with its host pid (a counter that must start exactly at
+    the program's exec and count none of the launcher's work)."""
+
     def start(self, cgroup: RunCgroup) -> None:
         self.cgroup = cgroup
+
+    def attach(self, pid: int) -> bool:
+        """Called with the program's host pid while it is held before its
+        exec (only when :attr:`hold_at_exec`); False = do not run it (the
+        reason is :meth:`failure`'s)."""
+        return True
 
     def used_ms(self) -> float:
         return self.cgroup.cpu_ns() / 1e6
@@ -285,7 +297,13 @@ def _run_in_slot(spec: RunSpec, launcher: str, slot: Slot) -> RunOutcome:
     executable = spec.executable or spec.argv[0]
     argv = [launcher, *_launcher_args(spec, slot), "--", executable, *spec.argv]
     status_r, status_w = os.pipe()
-    fds = [os.dup(fd) for fd in (spec.stdin, spec.stdout, spec.stderr, status_w)]
+    child_fds = [spec.stdin, spec.stdout, spec.stderr, status_w]
+    go_w = None
+    if spec.clock.hold_at_exec:
+        go_r, go_w = os.pipe()
+        child_fds.append(go_r)
+        argv.insert(1, "-W")
+    fds = [os.dup(fd) for fd in child_fds]
     actions = [(os.POSIX_SPAWN_DUP2, fd, target) for target, fd in enumerate(fds)]
     start = time.monotonic()
     try:
@@ -299,16 +317,31 @@ def _run_in_slot(spec: RunSpec, launcher: str, slot: Slot) -> RunOutcome:
         )
     except OSError as exc:
         os.close(status_r)
+        if go_w is not None:
+            os.close(go_w)
         return RunOutcome(Facts(system_error=f"cannot start the launcher: {exc}"),
                           _measurement(spec, version), version)
     finally:
-        for fd in (*fds, status_w):
+        for fd in (*fds, *child_fds[3:]):
             os.close(fd)
+
+    def release_program() -> None:
+        """The program is held before its exec: attach the clock, let it go."""
+        nonlocal go_w
+        pids = cgroup.pids()
+        try:
+            if len(pids) == 1 and spec.clock.attach(pids[0]):
+                os.write(go_w, b"1")
+        finally:
+            os.close(go_w)  # without the byte: the program exits unrun
+            go_w = None
+
     killed_for = None
     chunks: list[bytes] = []
     rusage = None
     try:
-        killed_for, final = _watch(spec, status_r, chunks, start)
+        killed_for, final = _watch(spec, status_r, chunks, start,
+                                   release_program if go_w is not None else None)
         if killed_for:
             _kill(pid, cgroup)
             _drain(status_r, chunks, 2.0)
@@ -320,6 +353,8 @@ def _run_in_slot(spec: RunSpec, launcher: str, slot: Slot) -> RunOutcome:
             _, wait_status, rusage = os.wait4(pid, 0)
     finally:
         os.close(status_r)
+        if go_w is not None:
+            os.close(go_w)
     wall_ms = round((time.monotonic() - start) * 1000)
     cgroup_error = None
     try:
@@ -413,12 +448,18 @@ def _final_line(chunks: list[bytes]) -> bool:
 
 
 def _watch(
-    spec: RunSpec, status_r: int, chunks: list[bytes], start: float
+    spec: RunSpec,
+    status_r: int,
+    chunks: list[bytes],
+    start: float,
+    on_ready: Callable[[], None] | None = None,
 ) -> tuple[str | None, bool]:
     """Wait for the final status line or the status pipe's EOF.
 
     Returns ``(killed_for, final)``: ``killed_for`` is ``"cpu"``/``"wall"``
-    when a limit fired, ``final`` whether the final line arrived.
+    when a limit fired, ``final`` whether the final line arrived. With
+    ``on_ready``, the program's ``ready`` line (launcher option ``-W``) is
+    taken out of ``chunks`` and ``on_ready()`` called once.
     """
     real_limit = spec.real_time_limit_ms
     cpu_limit = spec.time_limit_ms if spec.clock.enforce else None
@@ -441,6 +482,10 @@ def _watch(
             if not data:
                 return None, False
             chunks.append(data)
+            if on_ready is not None and b"ready\n" in (text := b"".join(chunks)):
+                chunks[:] = [text.replace(b"ready\n", b"", 1)]
+                on_ready()
+                on_ready = None
             if _final_line(chunks):
                 return None, True
 

@@ -100,16 +100,17 @@ class QemuClock(CpuClock):
 class PerfClock(CpuClock):
     """``time_used`` from the hardware instruction counter.
 
-    ``start`` opens the counter on the calling (spawning) thread; the run
-    inherits it. ``limit_instructions`` is enforced by the overflow watcher,
-    which kills the run's cgroup.
+    The launcher holds the program just before its exec (every namespace,
+    cgroup, rlimit, credential and the seccomp filter already in place);
+    :meth:`attach` then opens the counter on that process, ``enable_on_exec``:
+    it counts from the program's first instruction, in the program and its
+    threads and children only, never in the launcher. ``limit_instructions``
+    is enforced by the overflow watcher, which kills the run's cgroup.
     """
 
     name = "instructions-perf"
     enforce = False
-    #: the inherited counter is folded into the worker's descriptor as each
-    #: process holding it exits: read it only after the launcher has exited
-    final_at_report = False
+    hold_at_exec = True
 
     def __init__(self, limit_instructions: int | None, event: tuple[int, int] = perf.INSTRUCTIONS):
         self.counter = perf.PerfCounter(
@@ -119,13 +120,14 @@ class PerfClock(CpuClock):
         self.result: perf.PerfResult | None = None
         self._open = False
 
-    def start(self, cgroup: RunCgroup) -> None:
-        super().start(cgroup)
+    def attach(self, pid: int) -> bool:
         try:
-            self.counter.__enter__()
-            self._open = True
+            self.counter.open_for(pid)
         except perf.CounterError as e:
             self.error = str(e)
+            return False
+        self._open = True
+        return True
 
     def _program_pids(self) -> list[int]:
         """Processes of the run's cgroup except one still running the

@@ -1,14 +1,17 @@
 """The ``perf`` backend: the CPU's retired-instruction counter via ``perf_event_open``.
 
 The counter (``PERF_TYPE_HARDWARE``/``PERF_COUNT_HW_INSTRUCTIONS``, user mode
-only: ``exclude_kernel``, ``exclude_hv``) is opened by the worker on its own
-*thread*, ``disabled`` with ``inherit`` and ``enable_on_exec``, immediately
-before that thread spawns the run: every process and thread of the run
-inherits it and starts counting at its exec; the worker thread itself never
-execs, so it never counts. After the run every inherited count has been folded
-into the worker's descriptor, which is read once (with ``time_enabled`` and
-``time_running``: a multiplexed, hence scaled, count is an ``SE``, never an
-estimate).
+only: ``exclude_kernel``, ``exclude_hv``) is opened by the worker,
+``disabled`` with ``inherit`` and ``enable_on_exec``, on the program's own
+process while the launcher holds it just before its exec (launcher option
+``-W``: namespaces, cgroup, rlimits, credentials and the seccomp filter are
+all in place by then). It starts counting at the program's exec, and every
+thread and child the program makes inherits it; none of the launcher's
+instructions is counted. After the run every inherited count has been
+folded into the worker's descriptor (each at its task's exit), which is read
+once (with ``time_enabled`` and ``time_running``: a multiplexed, hence
+scaled, count is an ``SE``, never an estimate). :meth:`PerfCounter.__enter__`
+opens it on the calling thread instead, for what that thread spawns.
 
 Limit: the event has ``sample_period`` = ceil(limit / 256) (at least 10**5);
 each overflow in any thread of the run (one period of instructions done by
@@ -52,6 +55,10 @@ INSTRUCTIONS = (PERF_TYPE_HARDWARE, PERF_COUNT_HW_INSTRUCTIONS)
 #: task clock in ns: a software event with the same mechanics, for tests of
 #: the inheritance and overflow machinery on machines without a PMU
 TASK_CLOCK = (PERF_TYPE_SOFTWARE, PERF_COUNT_SW_TASK_CLOCK)
+PERF_COUNT_SW_PAGE_FAULTS = 2
+#: user-mode page faults: a software event as deterministic as instructions
+#: for a static program with ASLR off, for tests of *what* is counted
+PAGE_FAULTS = (PERF_TYPE_SOFTWARE, PERF_COUNT_SW_PAGE_FAULTS)
 PERF_FORMAT_TOTAL_TIME_ENABLED = 1
 PERF_FORMAT_TOTAL_TIME_RUNNING = 2
 PERF_FLAG_FD_CLOEXEC = 8
@@ -91,9 +98,13 @@ def _attr(period: int = 0, event: tuple[int, int] = INSTRUCTIONS) -> ctypes.Arra
     return ctypes.create_string_buffer(raw.ljust(_ATTR_SIZE, b"\0"), _ATTR_SIZE)
 
 
-def _perf_event_open(period: int = 0, event: tuple[int, int] = INSTRUCTIONS) -> int:
+def _perf_event_open(
+    period: int = 0, event: tuple[int, int] = INSTRUCTIONS, pid: int = 0
+) -> int:
+    """The counter for ``pid`` (0: the calling thread), disabled until its
+    next exec, inherited by its future threads and children."""
     attr = _attr(period, event)
-    fd = _libc.syscall(SYS_perf_event_open, attr, 0, -1, -1, PERF_FLAG_FD_CLOEXEC)
+    fd = _libc.syscall(SYS_perf_event_open, attr, pid, -1, -1, PERF_FLAG_FD_CLOEXEC)
     if fd < 0:
         err = ctypes.get_errno()
         raise OSError(err, os.strerror(err))
@@ -163,7 +174,8 @@ class PerfResult:
 
 
 class PerfCounter:
-    """Count the user-mode instructions of the processes this thread spawns.
+    """Count the user-mode instructions of one process (from its next exec)
+    or of the processes this thread spawns.
 
     Use::
 
@@ -172,7 +184,9 @@ class PerfCounter:
         result = counter.result                      # read at exit
 
     Spawn exactly one run inside the block and from the same thread (the
-    counter follows the thread's children). ``target()`` returns the pid of
+    counter follows the thread's children). Or ``counter.open_for(pid)`` on a
+    process about to exec, then ``counter.__exit__()`` after it (and its
+    children) ended, as the supervisor does. ``target()`` returns the pid of
     the program to SIGKILL at the limit (or None); ``kill`` is called once,
     from the watcher thread, when the limit is reached and the kernel did not
     kill the program already. ``event`` is for tests only
@@ -203,12 +217,18 @@ class PerfCounter:
         self._ready = threading.Event()
 
     def __enter__(self) -> PerfCounter:
+        return self.open_for(0)
+
+    def open_for(self, pid: int) -> PerfCounter:
+        """Open the counter on process ``pid`` (0: this thread, whose children
+        spawned afterwards inherit it); it starts counting at ``pid``'s next
+        exec. Release it with :meth:`__exit__`. Raises :class:`CounterError`."""
         if self.limit:
             self._watcher = threading.Thread(target=self._watch, name="sio-perf-watch", daemon=True)
             self._watcher.start()
             self._ready.wait()
         try:
-            self.fd = _perf_event_open(self.period, self.event)
+            self.fd = _perf_event_open(self.period, self.event, pid)
         except OSError as e:
             self._shutdown()
             raise CounterError(open_error(e.errno, paranoid_level())) from None
