@@ -151,6 +151,48 @@ def test_perf_inheritance_and_overflow_kill(vcpu_program):
     assert counter.result.instructions > 0 and not counter.result.limit_hit
 
 
+def test_arming_never_aims_sigkill_at_the_worker(vcpu_program, monkeypatch):
+    """Arming hands the overflow signal over to the program in two fcntl
+    calls; after each of them, a SIGKILL signal must never be owned by the
+    worker's own thread (an overflow in between would kill the worker)."""
+    import fcntl
+    import struct
+    import threading
+
+    state = {"sig": None, "owner": None}
+    bad = []
+    real_fcntl = fcntl.fcntl
+
+    def recording_fcntl(fd, cmd, arg=0):
+        result = real_fcntl(fd, cmd, arg)
+        if cmd == perf.F_SETSIG:
+            state["sig"] = arg
+        elif cmd == perf.F_SETOWN_EX:
+            state["owner"] = struct.unpack("<ii", arg)
+        if state["sig"] == signal.SIGKILL and state["owner"] != (perf.F_OWNER_PID, p.pid):
+            bad.append(dict(state))
+        return result
+
+    monkeypatch.setattr(perf.fcntl, "fcntl", recording_fcntl)
+    armed = threading.Event()
+    limit_ns = 100_000_000
+    counter = perf.PerfCounter(limit_ns, None, event=perf.TASK_CLOCK, target=lambda: p.pid)
+    real_arm = counter._arm
+
+    def arm():
+        real_arm()
+        armed.set()
+
+    counter._arm = arm
+    with counter:
+        p = subprocess.Popen([str(vcpu_program("busy"))])
+        p.wait(timeout=60)
+    assert armed.is_set() and counter.armed_pid == p.pid
+    assert p.returncode == -signal.SIGKILL  # killed by the kernel at the limit
+    assert counter.result.instructions >= limit_ns
+    assert not bad, f"SIGKILL owned by someone else than the program: {bad}"
+
+
 def test_probe_backends_reports_both():
     report = vcpu.probe_backends()
     assert set(report["backends"]) == {"perf", "qemu"}

@@ -282,10 +282,20 @@ class PerfCounter:
         pid = self.target() if self.target is not None else None
         if not pid:
             return
+        # The owner first, the signal second: in between, an overflow sends
+        # the program one harmless real-time signal. The other order would,
+        # for that instant, make the kernel SIGKILL the worker's own thread.
         try:
-            fcntl.fcntl(self.fd, F_SETSIG, signal.SIGKILL)
             fcntl.fcntl(self.fd, F_SETOWN_EX, struct.pack("<ii", F_OWNER_PID, pid))
         except OSError:
+            return
+        try:
+            fcntl.fcntl(self.fd, F_SETSIG, signal.SIGKILL)
+        except OSError:
+            # Overflows would now signal the program with the watcher's
+            # signal: give them back to the watcher.
+            owner = struct.pack("<ii", F_OWNER_TID, self._watcher_tid)
+            fcntl.fcntl(self.fd, F_SETOWN_EX, owner)
             return
         self.armed_pid = pid
 
