@@ -142,6 +142,8 @@ def test_perf_inheritance_and_overflow_kill(vcpu_program):
     with perf.PerfCounter(limit_ns, kill, event=perf.TASK_CLOCK) as counter:
         p = subprocess.Popen([str(vcpu_program("busy"))])
         procs.append(p)
+        if counter._limit_hit:  # the limit came before ``p`` was in ``procs``
+            p.kill()
         p.wait(timeout=60)
     assert counter.result.limit_hit
     assert counter.result.instructions >= limit_ns
@@ -188,7 +190,9 @@ def test_arming_never_aims_sigkill_at_the_worker(vcpu_program, monkeypatch):
         p = subprocess.Popen([str(vcpu_program("busy"))])
         p.wait(timeout=60)
     assert armed.is_set() and counter.armed_pid == p.pid
-    assert p.returncode == -signal.SIGKILL  # killed by the kernel at the limit
+    # killed by the kernel at the limit: SIGKILL, or the watcher's signal when
+    # the overflow fell between arming's two calls (seen under qemu TCG)
+    assert p.returncode in (-signal.SIGKILL, -counter._signo)
     assert counter.result.instructions >= limit_ns
     assert not bad, f"SIGKILL owned by someone else than the program: {bad}"
 
