@@ -7,14 +7,20 @@ plain loop of ``subprocess.run`` of the same binary on the same inputs
 (stdin from the file, stdout to a file, no isolation, no checking).
 Prints both throughputs and their ratio (target ≥ 0.5).
 
-Usage: ``python bench/judge.py [--tests 100] [--job exec]``.
+With ``--breakdown`` it also times the steps of each job (the supervised
+run, the job directory, the file copies, the checker) and prints their
+medians: where a test's time goes (``docs/exec.rst``).
+
+Usage: ``python bench/judge.py [--tests 100] [--job exec] [--breakdown]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -23,6 +29,57 @@ from pathlib import Path
 
 from sio.workers import runner
 
+STEPS = {
+    # label: (module, attribute) timed around every call
+    "supervised run": ("sio.workers.executors.supervised", "supervise"),
+    "executor call": ("sio.executors.common", "_run_program"),
+    "file copy (each)": ("sio.workers.ft", "download"),
+    "default checker": ("sio.executors.checker", "default_check"),
+}
+
+
+@contextlib.contextmanager
+def timed_steps(times: dict[str, list[float]]):
+    """Wrap the functions of :data:`STEPS` and the runner's job directory so
+    that every call's duration (ms) is appended to ``times[label]``."""
+    import importlib
+
+    def timing(label, func):
+        def wrapper(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return func(*args, **kwargs)
+            finally:
+                times.setdefault(label, []).append((time.perf_counter() - start) * 1e3)
+        return wrapper
+
+    patched = []
+    for label, (module_name, attr) in STEPS.items():
+        module = importlib.import_module(module_name)
+        patched.append((module, attr, getattr(module, attr)))
+        setattr(module, attr, timing(label, getattr(module, attr)))
+    real_job_directory = runner._job_directory
+
+    @contextlib.contextmanager
+    def job_directory():
+        start = time.perf_counter()
+        with real_job_directory() as path:
+            times.setdefault("job directory: create", []).append(
+                (time.perf_counter() - start) * 1e3)
+            try:
+                yield path
+            finally:
+                start = time.perf_counter()
+        times.setdefault("job directory: remove", []).append((time.perf_counter() - start) * 1e3)
+
+    patched.append((runner, "_job_directory", real_job_directory))
+    runner._job_directory = job_directory
+    try:
+        yield
+    finally:
+        for module, attr, func in patched:
+            setattr(module, attr, func)
+
 SOURCE = Path(__file__).resolve().parents[1] / "packages/sio-exec/tests/programs/sum.c"
 
 
@@ -30,6 +87,8 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--tests", type=int, default=100)
     parser.add_argument("--job", default="exec")
+    parser.add_argument("--breakdown", action="store_true",
+                        help="also time the steps of each job")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as d:
         d = Path(d)
@@ -89,7 +148,26 @@ def main() -> int:
             shutil.rmtree(workdir)
         direct = time.perf_counter() - start
 
+        steps: dict[str, list[float]] = {}
+        if args.breakdown:
+            with timed_steps(steps):
+                for inp, hint in tests:
+                    whole = time.perf_counter()
+                    runner.run({
+                        "job_type": args.job, "use_filetracker": False, "exe_file": str(exe),
+                        "in_file": str(inp), "hint_file": str(hint), "check_output": True,
+                        "exec_time_limit": 1000, "exec_mem_limit": 65536,
+                    })
+                    steps.setdefault("the whole run()", []).append(
+                        (time.perf_counter() - whole) * 1e3)
+
     n = args.tests
+    if steps:
+        print(f"steps of one {args.job} job (median of {n}, ms):")
+        for label in ("the whole run()", *STEPS, "job directory: create",
+                      "job directory: remove"):
+            if label in steps:
+                print(f"  {label:24s} {statistics.median(steps[label]):6.3f}")
     print(f"plain subprocess loop: {n} runs in {plain:.2f} s = {n / plain:7.1f} runs/s")
     print(f"{args.job} job:             {n} tests in {judged:.2f} s = {n / judged:7.1f} tests/s"
           f"  verdicts {verdicts}")
