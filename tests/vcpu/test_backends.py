@@ -187,7 +187,11 @@ def test_arming_never_aims_sigkill_at_the_worker(vcpu_program, monkeypatch):
 
     counter._arm = arm
     with counter:
-        p = subprocess.Popen([str(vcpu_program("busy"))])
+        # held by the shell until ``p`` is known to the target and the check
+        p = subprocess.Popen(["sh", "-c", 'read go && exec "$0"', str(vcpu_program("busy"))],
+                             stdin=subprocess.PIPE)
+        p.stdin.write(b"go\n")
+        p.stdin.close()
         p.wait(timeout=60)
     assert armed.is_set() and counter.armed_pid == p.pid
     # killed by the kernel at the limit: SIGKILL, or the watcher's signal when
