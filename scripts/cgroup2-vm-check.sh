@@ -4,7 +4,7 @@
 # The development machines mount every cgroup controller on v1, so the v2
 # backend (a delegated subtree with memory, pids and cpu: memory.peak,
 # memory.events, pids.max, cgroup.kill) cannot be exercised there. This
-# script boots a throwaway VM (qemu; KVM when /dev/kvm works, else TCG) with
+# script boots a throwaway VM (qemu; TCG, or $SIO_VM_ACCEL, e.g. kvm) with
 # Debian's kernel, this machine's root filesystem shared READ-ONLY over 9p,
 # tmpfs for /tmp and /run, and cgroup2 alone at /sys/fs/cgroup; it runs the
 # given pytest arguments there (default: the supervisor, cgroup and hostile
@@ -12,6 +12,8 @@
 # except a temporary directory for the initramfs.
 #
 # Usage: bash scripts/cgroup2-vm-check.sh [pytest args...]
+# Any argument replaces the default set: name the test paths too (options
+# alone, e.g. -v, would run every test of the repository).
 # Needs root, the repository's .venv (bash scripts/bootstrap.sh) and, installed
 # here when missing: qemu-system-x86, linux-image-amd64, busybox-static.
 set -euo pipefail
