@@ -5,7 +5,9 @@
 1. take the machine-wide lock (:mod:`sio.executors.locking`): exclusive for
    ``cpu-exec``, shared for every other job;
 2. download ``exe_file`` (named after ``exec_info``) and ``in_file`` (a zip
-   with exactly one member is unpacked; any other zip fails the job);
+   with exactly one member is unpacked; any other zip fails the job); local
+   files (``use_filetracker: false``) are not copied for supervised jobs:
+   the input is read in place and an executable is hard-linked;
 3. run the program with the input on stdin and its stdout written through a
    descriptor to ``out`` opened before the run (stderr is discarded), under
    the job's executor and the ``exec_*`` limits;
@@ -144,7 +146,30 @@ def normalise_renv(renv: dict) -> dict:
     return result
 
 
-def _download_input(environ: dict, workdir: str) -> str:
+def _shared_source(environ: dict, key: str, zip_ok: bool = True) -> str | None:
+    """The local file ``environ[key]`` to be read in place (no copy), or
+    None when it must be fetched into the job directory: it comes from
+    filetracker, is a symlink, or (``zip_ok=False``) is a zip archive."""
+    source = ft.local_source(environ, key)
+    if source is None:
+        return None
+    try:
+        fd = files.open_regular(source)
+    except files.UnsafeFileError:
+        return None
+    try:
+        if not zip_ok and os.pread(fd, len(files.ZIP_MAGIC), 0) == files.ZIP_MAGIC:
+            return None
+    finally:
+        os.close(fd)
+    return source
+
+
+def _input_file(environ: dict, workdir: str, share: bool) -> str:
+    """The input's path: the local source itself (``share``), else a copy
+    ``in`` in the job directory (a zip with one member unpacked)."""
+    if share and (source := _shared_source(environ, "in_file", zip_ok=False)):
+        return source
     path = files.clear_path(os.path.join(workdir, "in"))
     ft.download(environ, "in_file", path, add_to_cache=True)
     if files.is_zip(path):
@@ -152,13 +177,33 @@ def _download_input(environ: dict, workdir: str) -> str:
     return path
 
 
-def _link_into(src: str, dst_dir: str, name: str) -> None:
-    """Put ``src`` (a checked regular file) into ``dst_dir`` as ``name``."""
+def _place_program(environ: dict, key: str, path: str, share: bool) -> None:
+    """Put the executable ``environ[key]`` at ``path`` (mode 0755): a hard
+    link to a local source that is already executable by everybody
+    (``share``), else a copy."""
+    if share and (source := _shared_source(environ, key)):
+        if os.stat(source).st_mode & 0o111 == 0o111:
+            try:
+                os.link(source, path)
+                return
+            except OSError:
+                pass
+    ft.download(environ, key, path, add_to_cache=True)
+    os.chmod(path, 0o755)
+
+
+def _put_into(src: str, dst_dir: str, name: str, workdir: str) -> None:
+    """Put ``src`` (a checked regular file) into ``dst_dir`` as ``name``: a
+    hard link for a file of the job directory, a copy of anything else (a
+    checker must never reach a file of the contest system's)."""
     dst = os.path.join(dst_dir, name)
-    try:
-        os.link(src, dst, follow_symlinks=False)
-    except OSError:
-        shutil.copyfile(src, dst, follow_symlinks=False)
+    if os.path.dirname(src) == workdir:
+        try:
+            os.link(src, dst, follow_symlinks=False)
+            return
+        except OSError:
+            pass
+    shutil.copyfile(src, dst, follow_symlinks=False)
 
 
 def check_output(
@@ -166,14 +211,19 @@ def check_output(
     workdir: str,
     out_fd: int,
     make_checker_executor: Callable[[bool], Any],
+    in_path: str | None = None,
+    share: bool = False,
 ) -> None:
     """Check ``out`` (open as ``out_fd``) and store the verdict in ``environ``.
 
-    A broken checker sets ``result_code: SE`` and raises
-    :class:`~sio.executors.checker.CheckerError`.
+    ``in_path``: the input (default: ``in`` in ``workdir``); ``share``: a
+    local ``hint_file`` may be read in place. A broken checker sets
+    ``result_code: SE`` and raises :class:`~sio.executors.checker.CheckerError`.
     """
-    hint = files.clear_path(os.path.join(workdir, "hint"))
-    ft.download(environ, "hint_file", hint, add_to_cache=True)
+    hint = share and _shared_source(environ, "hint_file")
+    if not hint:
+        hint = files.clear_path(os.path.join(workdir, "hint"))
+        ft.download(environ, "hint_file", hint, add_to_cache=True)
     if not environ.get("chk_file"):
         result = checker.default_check(hint, out_fd)
         result.apply(environ)
@@ -183,11 +233,12 @@ def check_output(
     chk = os.path.join(check_dir, "chk")
     ft.download(environ, "chk_file", chk, add_to_cache=True)
     os.chmod(chk, 0o755)
-    for name in ("in", "out", "hint"):
-        src = os.path.join(workdir, name)
+    sources = {"in": in_path or os.path.join(workdir, "in"),
+               "out": os.path.join(workdir, "out"), "hint": hint}
+    for name, src in sources.items():
         fd = files.open_regular(src)
         os.close(fd)
-        _link_into(src, check_dir, name)
+        _put_into(src, check_dir, name, workdir)
     files.check_same_file(os.path.join(check_dir, "out"), out_fd)
     untrusted = bool(environ.get("untrusted_checker"))
     try:
@@ -217,6 +268,7 @@ def run_exec(
     *,
     exclusive: bool = False,
     clean_env: bool = True,
+    share_sources: bool = True,
     workdir: str | None = None,
 ) -> dict:
     """Run an exec job (see the module docs); returns ``environ``.
@@ -225,15 +277,20 @@ def run_exec(
     program, ``make_checker_executor(untrusted)`` the one for a custom
     checker. ``exclusive``: hold the machine-wide lock exclusively.
     ``clean_env``: the program gets an empty environment (plus the locale),
-    not the worker's.
+    not the worker's. ``share_sources``: local files (``use_filetracker``
+    false) are not copied: the input and the expected output are read in
+    place, an executable one is hard-linked — only for executors that keep
+    the program from writing to them (the supervisor runs it under another
+    uid, with the input open read-only; not ``unsafe-exec``).
     """
     workdir = os.path.abspath(workdir or current_job_dir())
     info = exec_info_of(environ)
     program = program_for(info)
     limits = exec_limits(environ)
     with locking.job_lock(exclusive):
+        in_path = None
         if program.mode != "output-only" or environ.get("chk_file"):
-            _download_input(environ, workdir)
+            in_path = _input_file(environ, workdir, share_sources)
         out_path = os.path.join(workdir, "out")
         if program.mode == "output-only":
             ft.download(environ, "exe_file", files.clear_path(out_path), add_to_cache=True)
@@ -248,17 +305,17 @@ def run_exec(
             }
         else:
             exe = files.clear_path(os.path.join(workdir, program.filename))
-            ft.download(environ, "exe_file", exe, add_to_cache=True)
-            os.chmod(exe, 0o755)
+            _place_program(environ, "exe_file", exe, share_sources)
             out_fd = files.create_output(out_path)
             env = {} if clean_env else None
-            result = _run_program(program, workdir, out_fd, limits, make_executor, env)
+            result = _run_program(program, workdir, in_path, out_fd, limits, make_executor, env)
         try:
             environ.update(result)
             if result["result_code"] != "OK":
                 checker.set_percentage(environ, Fraction(0))
             elif environ.get("check_output"):
-                check_output(environ, workdir, out_fd, make_checker_executor)
+                check_output(environ, workdir, out_fd, make_checker_executor,
+                             in_path=in_path, share=share_sources)
             else:
                 checker.set_percentage(environ, Fraction(100))
             if "out_file" in environ:
@@ -271,12 +328,13 @@ def run_exec(
 def _run_program(
     program: Program,
     workdir: str,
+    in_path: str,
     out_fd: int,
     limits: dict[str, int | None],
     make_executor: Callable[[Program], Any],
     env: dict | None,
 ) -> dict:
-    in_fd = files.open_regular(os.path.join(workdir, "in"))
+    in_fd = files.open_regular(in_path)
     previous = os.getcwd()
     try:
         os.chdir(workdir)

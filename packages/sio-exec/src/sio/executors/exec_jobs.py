@@ -98,7 +98,8 @@ def run_sio2jail_exec(environ: dict, workdir: str | None = None) -> dict:
 def run_unsafe_exec(environ: dict, workdir: str | None = None) -> dict:
     """``unsafe-exec``: no isolation — trusted code and developers only."""
     return common.run_exec(
-        environ, _unprotected, checker_executor, clean_env=False, workdir=workdir
+        environ, _unprotected, checker_executor, clean_env=False, share_sources=False,
+        workdir=workdir,
     )
 
 

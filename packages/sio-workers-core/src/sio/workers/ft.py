@@ -296,6 +296,25 @@ def download(
     return dest
 
 
+def local_source(environ: dict, key: str) -> str | None:
+    """The absolute path of the local file ``environ[key]`` names when the
+    job does not take it from filetracker (``use_filetracker`` false, or
+    ``"auto"`` and a relative path); None when it comes from filetracker.
+
+    For a caller that only *reads* the file (an exec job's input): it can
+    open it in place instead of copying it with :func:`download`. Raises
+    :class:`FiletrackerFailure` like :func:`download` when the file is
+    missing or not a regular file.
+    """
+    path = _path_of(environ, key)
+    if _use_filetracker(path, environ):
+        return None
+    source = os.path.abspath(_local(path))
+    if not os.path.isfile(source):
+        raise FiletrackerFailure(f"cannot download {path}: no such local file {source}")
+    return source
+
+
 def _unshare(path: str) -> None:
     """The local store hard-links cached files into place; give ``path`` its
     own inode so that writing to it cannot corrupt the cache."""

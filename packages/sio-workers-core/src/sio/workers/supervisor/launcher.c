@@ -47,8 +47,26 @@
  *                  status pipe and waits for one byte on fd 4 (the worker
  *                  attaches the instruction counter to it meanwhile); EOF
  *                  instead of the byte makes P exit with status 125, unrun
+ *   -P             prepared mode (see below)
+ *   -A             the program runs with address-space randomisation off
+ *                  (as if the launcher had been started so: for -P)
  * sio-launcher -K FILE creates an empty network namespace and binds it at FILE.
  * The program's environment is the launcher's own environment.
+ *
+ * Prepared mode (-P): the launcher is started ahead of its run, with only
+ * -M, -b, -l and -t, fd 3 the status pipe and fd 5 one end of a
+ * SOCK_SEQPACKET socket pair. It makes the namespaces (not the network one)
+ * and I builds the whole root, then I waits on fd 5 for ONE message: the
+ * rest of a command line as NUL-terminated strings (the options -c, -u, -g,
+ * -r, -t, -w, -s, -o, -W, -A, -n, -e KEY=VALUE for each variable of the program's
+ * environment, then "--", PROGRAM, ARGV0, ARGS...) with file descriptors
+ * (SCM_RIGHTS) in this order: stdin, stdout, stderr, the program (O_PATH),
+ * the network namespace (when -n is given: its value is then only a name),
+ * the go pipe's read end (with -W), one cgroup.procs file opened for writing
+ * per -c (its value is only a name). -t then resizes the private /tmp. I
+ * forks P, which takes its stdio from the message, joins the network
+ * namespace (a new one when -n is absent) and goes on as in the normal mode.
+ * The status line protocol is the same. EOF on fd 5 makes I exit quietly.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -68,6 +86,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/resource.h>
@@ -100,7 +119,10 @@ int __fprintf_chk(FILE *stream, int flag, const char *format, ...) {
 
 #define STATUS_FD 3
 #define GO_FD 4
+#define PREP_FD 5
 #define MAX_ITEMS 64
+#define MAX_ENV 1024
+#define MAX_MSG_FDS (6 + MAX_ITEMS)
 
 extern char **environ;
 
@@ -123,6 +145,14 @@ static int plain_open;
 static int no_namespaces;
 static int hold_at_exec;
 static const char *netns_file;
+static int prepared;
+static int aslr_off;
+static char *run_env[MAX_ENV + 1];
+static int n_env;
+/* Prepared mode: what the go message brought (-1 = none). */
+static int msg_stdio[3] = {-1, -1, -1};
+static int msg_netns = -1, msg_go = -1;
+static int tmp_given;
 
 static void report(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void report(const char *fmt, ...) {
@@ -590,6 +620,11 @@ static void run_program(int exe_fd, char **argv, int sock) {
     if (setgroups(0, NULL) < 0) die("setgroups");
     if (setresgid(run_gid, run_gid, run_gid) < 0) die("setresgid");
     if (setresuid(run_uid, run_uid, run_uid) < 0) die("setresuid");
+    if (aslr_off) {
+        int persona = personality(0xffffffff);
+        if (persona < 0 || personality((unsigned long)persona | ADDR_NO_RANDOMIZE) < 0)
+            die("personality");
+    }
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) die("pdeathsig");
     if (getppid() == 0) _exit(121); /* parent already gone */
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) die("no_new_privs");
@@ -634,10 +669,87 @@ static void kill_namespace(void) {
     kill(-1, SIGKILL); /* as pid 1: every other process of the namespace */
 }
 
+static void parse_args(int argc, char **argv, int *prog_index);
+
+/* Prepared mode, in I: wait for the go message on PREP_FD and take the run's
+ * options, environment, argv and descriptors from it. Returns the program's
+ * O_PATH descriptor and sets *prog_argv. */
+static int receive_run(char ***prog_argv) {
+    static char buf[1 << 16];
+    char cbuf[CMSG_SPACE(sizeof(int) * MAX_MSG_FDS)];
+    struct iovec iov = {.iov_base = buf, .iov_len = sizeof buf - 1};
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+                         .msg_controllen = sizeof cbuf};
+    ssize_t n;
+    do n = recvmsg(PREP_FD, &msg, MSG_CMSG_CLOEXEC); while (n < 0 && errno == EINTR);
+    if (n == 0) _exit(0); /* the worker dropped this prepared launcher */
+    if (n < 0) die("receive the run");
+    if (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) die_msg("the run's message is too long");
+    close(PREP_FD);
+    int fds[MAX_MSG_FDS], n_fds = 0;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+        int k = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+        if (n_fds + k > MAX_MSG_FDS) die_msg("too many descriptors");
+        memcpy(fds + n_fds, CMSG_DATA(c), sizeof(int) * (size_t)k);
+        n_fds += k;
+    }
+    buf[n] = 0;
+    int argc = 1;
+    for (ssize_t i = 0; i < n; i++) argc += buf[i] == 0;
+    char **argv = calloc((size_t)argc + 2, sizeof *argv);
+    if (!argv) die_msg("out of memory");
+    argv[0] = "sio-launcher";
+    int a = 1;
+    for (ssize_t i = 0; i < n; i += (ssize_t)strlen(buf + i) + 1) argv[a++] = buf + i;
+    argv[a] = NULL;
+    int saved_binds = n_binds, saved_links = n_links;
+    const char *saved_mountpoint = mountpoint;
+    tmp_given = 0;
+    int pi;
+    parse_args(a, argv, &pi);
+    if (pi + 1 >= a) die_msg("no program in the run's message");
+    if (n_binds != saved_binds || n_links != saved_links || mountpoint != saved_mountpoint ||
+        no_namespaces)
+        die_msg("the run's message may not change the root");
+    int need = 4 + (netns_file ? 1 : 0) + (hold_at_exec ? 1 : 0) + n_cgroups;
+    if (n_fds != need) die_msg("wrong number of descriptors in the run's message");
+    int k = 0;
+    for (int i = 0; i < 3; i++) msg_stdio[i] = fds[k++];
+    int exe_fd = fds[k++];
+    if (netns_file) msg_netns = fds[k++];
+    if (hold_at_exec) msg_go = fds[k++];
+    for (int i = 0; i < n_cgroups; i++) cgroup_fds[i] = fds[k++];
+    run_env[n_env] = NULL;
+    environ = run_env;
+    if (tmp_given) {
+        char opts[128];
+        snprintf(opts, sizeof opts, "size=%luk,nr_inodes=%lu", tmp_kib, tmp_inodes);
+        if (mount("sio-tmp", "/tmp", "tmpfs", MS_REMOUNT | MS_NOSUID | MS_NODEV, opts) < 0)
+            die("resize /tmp");
+    }
+    *prog_argv = argv + pi + 1;
+    return exe_fd;
+}
+
+/* Prepared mode, in P: put the message's descriptors in place. */
+static void take_run_fds(void) {
+    for (int i = 0; i < 3; i++)
+        if (dup2(msg_stdio[i], i) < 0) die("dup2 stdio");
+    if (hold_at_exec && dup2(msg_go, GO_FD) < 0) die("dup2 go");
+    if (hold_at_exec) fcntl(GO_FD, F_SETFD, FD_CLOEXEC);
+    if (msg_netns >= 0) {
+        if (setns(msg_netns, CLONE_NEWNET) < 0) die("setns netns");
+    } else if (unshare(CLONE_NEWNET) < 0) {
+        die("unshare netns");
+    }
+}
+
 /* Runs in I (pid 1): never returns. */
 static void run_init(int exe_fd, char **argv) {
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) die("pdeathsig");
     if (!no_namespaces) build_root();
+    if (prepared) exe_fd = receive_run(&argv);
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) die("socketpair");
     sigset_t chld;
@@ -652,11 +764,16 @@ static void run_init(int exe_fd, char **argv) {
     if (p == 0) {
         close(sv[0]);
         close(sfd);
+        if (prepared) take_run_fds();
         run_program(exe_fd, argv, sv[1]);
     }
     close(sv[1]);
     close(exe_fd);
-    if (hold_at_exec) close(GO_FD);
+    if (hold_at_exec) close(prepared ? msg_go : GO_FD);
+    if (prepared) {
+        for (int i = 0; i < 3; i++) close(msg_stdio[i]);
+        if (msg_netns >= 0) close(msg_netns);
+    }
     for (int i = 0; i < n_cgroups; i++) close(cgroup_fds[i]);
     int nfd = -1;
     if (strcmp(profile, "none") != 0) nfd = recv_fd(sv[0]);
@@ -723,6 +840,8 @@ static void parse_args(int argc, char **argv, int *prog_index) {
         if (opt == 'N') { no_namespaces = 1; continue; }
         if (opt == 'W') { hold_at_exec = 1; continue; }
         if (opt == 'o') { plain_open = 1; continue; }
+        if (opt == 'P') { prepared = 1; continue; }
+        if (opt == 'A') { aslr_off = 1; continue; }
         if (i + 1 >= argc) die_msg("option needs a value");
         char *v = argv[++i];
         switch (opt) {
@@ -763,6 +882,11 @@ static void parse_args(int argc, char **argv, int *prog_index) {
             break;
         case 't':
             if (sscanf(v, "%lu:%lu", &tmp_kib, &tmp_inodes) != 2) die_msg("bad tmp");
+            tmp_given = 1;
+            break;
+        case 'e':
+            if (n_env == MAX_ENV) die_msg("too many environment variables");
+            run_env[n_env++] = v;
             break;
         case 'w': workdir = v; break;
         case 'n': netns_file = v; break;
@@ -770,8 +894,7 @@ static void parse_args(int argc, char **argv, int *prog_index) {
         default: die_msg("unknown option");
         }
     }
-    if (i + 1 >= argc) die_msg("no program");
-    *prog_index = i;
+    *prog_index = i; /* the program (when there is one: i + 1 < argc) */
 }
 
 static int make_netns(const char *file) {
@@ -790,9 +913,25 @@ int main(int argc, char **argv) {
     if (getppid() == 1) return 121;
     int pi;
     parse_args(argc, argv, &pi);
+    if (!prepared && pi + 1 >= argc) die_msg("no program");
     if (!no_namespaces && !mountpoint) die_msg("no mountpoint (-M)");
+    if (n_env && !prepared) {
+        run_env[n_env] = NULL;
+        environ = run_env;
+    }
     reset_signals();
-    if (syscall(SYS_close_range, hold_at_exec ? GO_FD + 1 : GO_FD, ~0U, 0) < 0) die("close_range");
+    if (prepared) {
+        /* Only the root's options now; the run's come in the go message. */
+        if (no_namespaces || hold_at_exec || n_cgroups || netns_file || n_env)
+            die_msg("-P takes only -M, -b, -l and -t");
+        if (fcntl(PREP_FD, F_GETFD) < 0) die("no fd 5 for -P");
+        if (syscall(SYS_close_range, GO_FD, GO_FD, 0) < 0 ||
+            syscall(SYS_close_range, PREP_FD + 1, ~0U, 0) < 0)
+            die("close_range");
+        fcntl(PREP_FD, F_SETFD, FD_CLOEXEC);
+    } else if (syscall(SYS_close_range, hold_at_exec ? GO_FD + 1 : GO_FD, ~0U, 0) < 0) {
+        die("close_range");
+    }
     if (hold_at_exec && fcntl(GO_FD, F_GETFD) < 0) die("no fd 4 for -W");
     fcntl(STATUS_FD, F_SETFD, FD_CLOEXEC);
     if (hold_at_exec) fcntl(GO_FD, F_SETFD, FD_CLOEXEC);
@@ -800,14 +939,19 @@ int main(int argc, char **argv) {
         cgroup_fds[i] = open(cgroups[i], O_WRONLY | O_CLOEXEC);
         if (cgroup_fds[i] < 0) die("open cgroup");
     }
-    int exe_fd = open(argv[pi], O_PATH | O_CLOEXEC);
-    if (exe_fd < 0) {
-        report("error open program %s: %s", argv[pi], strerror(errno));
-        _exit(120);
+    int exe_fd = -1;
+    if (!prepared) {
+        exe_fd = open(argv[pi], O_PATH | O_CLOEXEC);
+        if (exe_fd < 0) {
+            report("error open program %s: %s", argv[pi], strerror(errno));
+            _exit(120);
+        }
     }
     if (!no_namespaces) {
         int flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS;
-        if (netns_file) {
+        if (prepared) {
+            /* P joins the run's network namespace itself. */
+        } else if (netns_file) {
             int nfd = open(netns_file, O_RDONLY | O_CLOEXEC);
             if (nfd < 0) die("open netns");
             if (setns(nfd, CLONE_NEWNET) < 0) die("setns netns");
@@ -820,8 +964,9 @@ int main(int argc, char **argv) {
     pid_t init = fork();
     if (init < 0) die("fork init");
     if (init == 0) run_init(exe_fd, argv + pi + 1);
-    close(exe_fd);
+    if (exe_fd >= 0) close(exe_fd);
     if (hold_at_exec) close(GO_FD);
+    if (prepared) close(PREP_FD); /* I alone holds it: its death fails the worker's send */
     int st;
     while (waitpid(init, &st, 0) < 0) {
         if (errno != EINTR) die("wait init");

@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sio.workers.supervisor import build
+from sio.workers.supervisor import build, prepared
 from sio.workers.supervisor.cgroups import CgroupError, CgroupStats, RunCgroup
 from sio.workers.supervisor.slots import Slot, SlotsExhausted, acquire_slot, root_mountpoint
 from sio.workers.supervisor.verdict import Facts
@@ -170,7 +170,8 @@ def _system_binds() -> tuple[list[str], list[tuple[str, str, bool]]]:
     return links, binds
 
 
-def _launcher_args(spec: RunSpec, slot: Slot) -> list[str]:
+def _run_args(spec: RunSpec, slot: Slot) -> list[str]:
+    """The launcher options of the run itself (all but the root's)."""
     args = []
     for procs in slot.cgroup.procs_files():
         args += ["-c", procs]
@@ -200,26 +201,42 @@ def _launcher_args(spec: RunSpec, slot: Slot) -> list[str]:
         rl.append((resource.RLIMIT_CPU, soft, soft + 1))
     for res, soft, hard in rl:
         args += ["-r", f"{res}:{soft}:{hard}"]
-    if spec.namespaces:
-        links, fixed = _system_binds_cached()
-        binds = list(fixed)
-        for path in spec.profile.extra_ro:
-            if os.path.isdir(path):
-                binds.append((path, path, True))
-        binds += spec.binds
-        args += ["-M", str(root_mountpoint())]
-        for link in links:
-            args += ["-l", link]
-        for src, dst, ro in binds:
-            args += ["-b", f"{src}:{dst}:{'ro' if ro else 'rw'}"]
-        tmp_kib = spec.tmp_kib or spec.mem_limit_kib or 65536
-        args += ["-t", f"{tmp_kib}:{spec.tmp_inodes}"]
-    else:
-        args.append("-N")
     args += ["-w", spec.cwd, "-s", spec.profile.seccomp]
     if spec.plain_open:
         args.append("-o")
     return args
+
+
+def _root_args(spec: RunSpec) -> tuple[str, ...]:
+    """The launcher options that shape the new root (``-M``, ``-l``, ``-b``):
+    the key of a prepared launcher. Empty without namespaces."""
+    if not spec.namespaces:
+        return ()
+    links, fixed = _system_binds_cached()
+    binds = list(fixed)
+    for path in spec.profile.extra_ro:
+        if os.path.isdir(path):
+            binds.append((path, path, True))
+    binds += spec.binds
+    args = ["-M", str(root_mountpoint())]
+    for link in links:
+        args += ["-l", link]
+    for src, dst, ro in binds:
+        args += ["-b", f"{src}:{dst}:{'ro' if ro else 'rw'}"]
+    return tuple(args)
+
+
+def _tmp_arg(spec: RunSpec) -> str:
+    """The ``-t`` value: the private ``/tmp``'s size (KiB) and inodes."""
+    tmp_kib = spec.tmp_kib or spec.mem_limit_kib or 65536
+    return f"{tmp_kib}:{spec.tmp_inodes}"
+
+
+def _launcher_args(spec: RunSpec, slot: Slot) -> list[str]:
+    """The whole command line options of a launcher started for the run."""
+    if not spec.namespaces:
+        return [*_run_args(spec, slot), "-N"]
+    return [*_run_args(spec, slot), *_root_args(spec), "-t", _tmp_arg(spec)]
 
 
 def _parse_status(
@@ -294,36 +311,20 @@ def _run_in_slot(spec: RunSpec, launcher: str, slot: Slot) -> RunOutcome:
     pids = spec.pids_limit or spec.profile.pids
     cgroup.prepare(limit_bytes, pids)  # the launcher and its init stay outside
     spec.clock.start(cgroup)
-    executable = spec.executable or spec.argv[0]
-    argv = [launcher, *_launcher_args(spec, slot), "--", executable, *spec.argv]
-    status_r, status_w = os.pipe()
-    child_fds = [spec.stdin, spec.stdout, spec.stderr, status_w]
-    go_w = None
-    if spec.clock.hold_at_exec:
-        go_r, go_w = os.pipe()
-        child_fds.append(go_r)
-        argv.insert(1, "-W")
-    fds = [os.dup(fd) for fd in child_fds]
-    actions = [(os.POSIX_SPAWN_DUP2, fd, target) for target, fd in enumerate(fds)]
-    start = time.monotonic()
-    try:
-        pid = os.posix_spawn(
-            launcher,
-            argv,
-            spec.env,
-            file_actions=actions,
-            setsigdef=_RESETTABLE_SIGNALS,
-            setsigmask=(),
-        )
-    except OSError as exc:
-        os.close(status_r)
-        if go_w is not None:
-            os.close(go_w)
-        return RunOutcome(Facts(system_error=f"cannot start the launcher: {exc}"),
+    root_key = _root_args(spec)
+    prep = prepared.take(root_key) if root_key else None
+    started: _Started | str | None = None
+    if prep is not None:
+        started = _start_prepared(spec, slot, prep)
+        if not isinstance(started, tuple):
+            prepared.discard(prep, _unreaped)
+    if started is None:
+        started = _start_launcher(spec, slot, launcher)
+    if isinstance(started, str):
+        cgroup.finish()
+        return RunOutcome(Facts(system_error=started, mem_limit_kib=spec.mem_limit_kib),
                           _measurement(spec, version), version)
-    finally:
-        for fd in (*fds, *child_fds[3:]):
-            os.close(fd)
+    pid, status_r, go_w, start = started
 
     def release_program() -> None:
         """The program is held before its exec: attach the clock, let it go."""
@@ -407,7 +408,140 @@ def _run_in_slot(spec: RunSpec, launcher: str, slot: Slot) -> RunOutcome:
         rusage_cpu_ms = (rusage.ru_utime + rusage.ru_stime) * 1000
     else:
         rusage_cpu_ms = None
+    if root_key:
+        prepared.after_run(launcher, root_key, _tmp_arg(spec), _unreaped)
     return RunOutcome(facts, _measurement(spec, version), version, rusage_cpu_ms=rusage_cpu_ms)
+
+
+_Started = tuple[int, int, "int | None", float]
+"""``(launcher pid, status pipe's read end, go pipe's write end, start time)``."""
+
+
+def _start_launcher(spec: RunSpec, slot: Slot, launcher: str) -> _Started | str:
+    """``posix_spawn`` a launcher for the run; a reason (str) if it cannot."""
+    executable = spec.executable or spec.argv[0]
+    argv = [launcher, *_launcher_args(spec, slot), "--", executable, *spec.argv]
+    status_r, status_w = os.pipe()
+    child_fds = [spec.stdin, spec.stdout, spec.stderr, status_w]
+    go_w = None
+    if spec.clock.hold_at_exec:
+        go_r, go_w = os.pipe()
+        child_fds.append(go_r)
+        argv.insert(1, "-W")
+    fds = [os.dup(fd) for fd in child_fds]
+    actions = [(os.POSIX_SPAWN_DUP2, fd, target) for target, fd in enumerate(fds)]
+    start = time.monotonic()
+    try:
+        pid = os.posix_spawn(
+            launcher,
+            argv,
+            spec.env,
+            file_actions=actions,
+            setsigdef=_RESETTABLE_SIGNALS,
+            setsigmask=(),
+        )
+    except OSError as exc:
+        os.close(status_r)
+        if go_w is not None:
+            os.close(go_w)
+        return f"cannot start the launcher: {exc}"
+    finally:
+        for fd in (*fds, *child_fds[3:]):
+            os.close(fd)
+    return pid, status_r, go_w, start
+
+
+def _start_prepared(spec: RunSpec, slot: Slot, prep: prepared.Prepared) -> _Started | str | None:
+    """Send the run to a prepared launcher (:mod:`.prepared`). None when it
+    is gone (the caller discards it and starts its own); a reason (str)
+    when the run cannot start at all."""
+    executable = spec.executable or spec.argv[0]
+    # The network namespace and the cgroups come as descriptors.
+    args = _drop_option(_drop_option(_run_args(spec, slot), "-n"), "-c")
+    opened: list[int] = []
+    go_r = go_w = None
+    try:
+        try:
+            exe = os.open(executable, os.O_PATH | os.O_CLOEXEC)
+        except OSError as exc:
+            return f"supervisor: open program {executable}: {exc.strerror}"
+        opened.append(exe)
+        fds = [spec.stdin, spec.stdout, spec.stderr, exe]
+        if spec.namespaces and slot.netns:
+            netns = os.open(slot.netns, os.O_RDONLY | os.O_CLOEXEC)
+            opened.append(netns)
+            fds.append(netns)
+            args += ["-n", "netns"]
+        if spec.clock.hold_at_exec:
+            go_r, go_w = os.pipe()
+            fds.append(go_r)
+            args.append("-W")
+        for procs in slot.cgroup.procs_files():
+            fd = os.open(procs, os.O_WRONLY | os.O_CLOEXEC)
+            opened.append(fd)
+            fds.append(fd)
+            args += ["-c", "cgroup"]
+        if _aslr_off():
+            args.append("-A")  # a launcher started now would inherit it
+        tmp = _tmp_arg(spec)
+        if tmp != prep.tmp:
+            args += ["-t", tmp]
+        for name, value in spec.env.items():
+            args += ["-e", f"{name}={value}"]
+        args += ["--", executable, *spec.argv]
+        start = time.monotonic()
+        if not prepared.send_run(prep, args, fds):
+            if go_w is not None:
+                os.close(go_w)
+                go_w = None
+            return None
+        result = (prep.pid, prep.status_r, go_w, start)
+        go_w = None
+        return result
+    except OSError as exc:
+        return f"cannot start the run: {exc}"
+    finally:
+        for fd in opened:
+            os.close(fd)
+        if go_r is not None:
+            os.close(go_r)
+        if go_w is not None:
+            os.close(go_w)
+
+
+_ADDR_NO_RANDOMIZE = 0x0040000
+
+
+@functools.lru_cache(maxsize=1)
+def _personality() -> Callable[[int], int] | None:
+    try:
+        import ctypes
+
+        return ctypes.CDLL(None, use_errno=True).personality
+    except (OSError, AttributeError):
+        return None
+
+
+def _aslr_off() -> bool:
+    """Whether this thread runs with address-space randomisation off
+    (``personality``, inherited by what it spawns; see
+    :func:`sio.workers.vcpu.clocks.no_aslr`)."""
+    personality = _personality()
+    persona = personality(0xFFFFFFFF) if personality is not None else -1
+    return persona >= 0 and persona & _ADDR_NO_RANDOMIZE != 0
+
+
+def _drop_option(args: list[str], option: str) -> list[str]:
+    """``args`` without every ``option VALUE`` pair."""
+    out, skip = [], False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg == option:
+            skip = True
+        else:
+            out.append(arg)
+    return out
 
 
 _unreaped: set[int] = set()

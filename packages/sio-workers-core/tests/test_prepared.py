@@ -1,0 +1,139 @@
+"""Prepared launchers (``sio.workers.supervisor.prepared``): the next run's
+sandbox built ahead; every run through one must be exactly like a run
+through a launcher started for it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import pytest
+
+from sio.workers.executors.supervised import SupervisedExecutor
+from sio.workers.supervisor import prepared
+from sio.workers.supervisor import cgroups
+from sio.workers.supervisor import supervisor as supervisor_module
+
+pytestmark = pytest.mark.skipif(
+    os.geteuid() != 0 or cgroups.detect() is None, reason="needs root and cgroups"
+)
+
+PROBE = "packages/sio-workers-core/tests/programs/prepared_probe.c"
+
+
+@pytest.fixture(autouse=True)
+def _no_prepared_left():
+    prepared.discard_all()
+    yield
+    prepared.discard_all()
+
+
+@pytest.fixture
+def counted(monkeypatch):
+    """Count the runs that went through a prepared launcher."""
+    used = []
+    real = supervisor_module._start_prepared
+
+    def spy(spec, slot, prep):
+        started = real(spec, slot, prep)
+        used.append(isinstance(started, tuple))
+        return started
+
+    monkeypatch.setattr(supervisor_module, "_start_prepared", spy)
+    return used
+
+
+def run(exe, tmp_path, mem_limit=65536, **kwargs):
+    out = tmp_path / "out"
+    with open(out, "wb") as fout, SupervisedExecutor() as ex:
+        renv = ex([str(exe)], stdout=fout, time_limit=2000, mem_limit=mem_limit,
+                  ignore_errors=True, **kwargs)
+    return renv, out.read_text().split("\n")
+
+
+def test_repeated_runs_use_a_prepared_launcher(build_c, tmp_path, counted):
+    exe = build_c(PROBE)
+    results = [run(exe, tmp_path) for _ in range(4)]
+    # run 1 starts its own; run 2 repeats the root and prepares run 3's
+    assert counted == [True, True]
+    for renv, lines in results:
+        assert renv["result_code"] == "OK", renv
+        assert lines[1:3] == ["en_US.UTF-8", "/tmp"]
+        assert int(lines[0]) == 65536
+    # the same pooled network namespace (the slot's), not the host's
+    assert len({lines[3] for _, lines in results}) == 1
+    assert results[0][1][3] != str(os.stat("/proc/self/ns/net").st_ino)
+
+
+def test_tmp_is_resized_for_the_run(build_c, tmp_path, counted):
+    exe = build_c(PROBE)
+    run(exe, tmp_path, mem_limit=65536)
+    run(exe, tmp_path, mem_limit=65536)  # prepares with a 64 MiB /tmp
+    renv, lines = run(exe, tmp_path, mem_limit=131072)
+    assert counted == [True]
+    assert renv["result_code"] == "OK" and int(lines[0]) == 131072
+
+
+def test_verdicts_through_prepared_launchers(build_c, tmp_path, counted):
+    segv = build_c("packages/sio-workers-core/tests/programs/exec_segv.c")
+    busy = build_c("packages/sio-workers-core/tests/programs/exec_busy.c")
+    forker = build_c("packages/sio-workers-core/tests/programs/exec_forker.c")
+    codes = []
+    for exe, limit in ((segv, 2000), (segv, 2000), (segv, 2000), (busy, 300), (forker, 2000)):
+        with SupervisedExecutor() as ex:
+            renv = ex([str(exe)], time_limit=limit, mem_limit=65536, ignore_errors=True)
+        codes.append(renv["result_code"])
+    assert codes == ["RE", "RE", "RE", "TLE", "RV"]
+    assert counted == [True, True, True]
+
+
+def test_a_dead_prepared_launcher_is_replaced(build_c, tmp_path, counted):
+    exe = build_c(PROBE)
+    run(exe, tmp_path)
+    run(exe, tmp_path)
+    state = prepared._state
+    with state.cond:
+        state.cond.wait_for(lambda: state.ready, timeout=5)
+        (prep,) = state.ready.values()
+    os.kill(prep.pid, signal.SIGKILL)
+    deadline = time.monotonic() + 5
+    while not prepared._has_ended(prep) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    renv, lines = run(exe, tmp_path)
+    assert renv["result_code"] == "OK" and lines[1] == "en_US.UTF-8"
+    assert counted == []  # discarded before use: the run started its own
+
+
+def test_a_missing_program_is_se(build_c, tmp_path, counted):
+    exe = build_c(PROBE)
+    run(exe, tmp_path)
+    run(exe, tmp_path)
+    with SupervisedExecutor() as ex:
+        renv = ex([str(tmp_path / "nothing")], ignore_errors=True)
+    assert renv["result_code"] == "SE"
+    assert "open program" in renv["result_string"]
+
+
+def test_forked_worker_does_not_use_the_parents(build_c, tmp_path):
+    exe = build_c(PROBE)
+    run(exe, tmp_path)
+    run(exe, tmp_path)
+    state = prepared._state
+    with state.cond:
+        state.cond.wait_for(lambda: state.ready, timeout=5)
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child reports through its status
+        os._exit(0 if not prepared._state.ready else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert state.ready  # the parent still has its own
+
+
+def test_preparing_can_be_turned_off(build_c, tmp_path, counted, monkeypatch):
+    monkeypatch.setenv("SIO_SUPERVISOR_PREPARE", "0")
+    exe = build_c(PROBE)
+    for _ in range(3):
+        renv, _ = run(exe, tmp_path)
+        assert renv["result_code"] == "OK"
+    assert counted == [] and not prepared._state.ready
