@@ -231,3 +231,54 @@ def test_java_jar(job, tmp_path):
     env = job("exec", files, exec_info=info, check_output=True,
               exec_mem_limit=512 * 1024, exec_time_limit=10000)
     assert env["result_code"] == "OK", env
+
+
+# ---- local files are read in place, never exposed to writing ----
+
+
+def _local_files(tmp_path, exe):
+    src = tmp_path / "src"
+    src.mkdir()
+    files = {"in_file": src / "t.in", "hint_file": src / "t.out", "exe_file": src / "prog"}
+    files["in_file"].write_bytes(SUM_IN)
+    files["hint_file"].write_bytes(SUM_HINT)
+    shutil.copy(exe, files["exe_file"])
+    return files
+
+
+def _unchanged(files, exe_mode):
+    assert files["in_file"].read_bytes() == SUM_IN
+    assert files["hint_file"].read_bytes() == SUM_HINT
+    st = files["exe_file"].stat()
+    assert (st.st_mode & 0o777, st.st_nlink) == (exe_mode, 1)
+
+
+@pytest.mark.parametrize("exe_mode", [0o755, 0o644])
+def test_local_sources_are_neither_copied_nor_changed(job, program, tmp_path, exe_mode):
+    files = _local_files(tmp_path, program("sum"))
+    files["exe_file"].chmod(exe_mode)
+    env = job("exec", files, check_output=True)
+    assert env["result_code"] == "OK", env
+    _unchanged(files, exe_mode)
+
+
+def test_a_program_cannot_write_its_input(job, program, tmp_path):
+    files = _local_files(tmp_path, program("scribble"))
+    env = job("exec", files, check_output=True)
+    # the supervisor's plain profile stops the reopen for writing (RV)
+    assert env["result_code"] == "RV", env
+    _unchanged(files, 0o755)
+
+
+def test_unsafe_exec_works_on_copies(job, program, tmp_path, unprotected):
+    files = _local_files(tmp_path, program("scribble"))
+    env = job("unsafe-exec", files, check_output=True)
+    assert env["result_code"] == "OK", env
+    _unchanged(files, 0o755)
+
+
+def test_a_trusted_checker_works_on_copies(job, program, tmp_path, unprotected):
+    files = _local_files(tmp_path, program("sum"))
+    env = job("exec", {**files, "chk_file": program("scribble")}, check_output=True)
+    assert env["result_code"] == "OK", env
+    _unchanged(files, 0o755)

@@ -119,3 +119,31 @@ def test_v2_without_controllers_is_refused(monkeypatch):
     assert cgroups.detect() == ("v1" if cgroups.v1_available() else None)
     with pytest.raises(cgroups.CgroupError, match="not delegated"):
         cgroups.open_slot_cgroup(0, "v2")
+
+
+def test_favordynmods_is_set_once_and_can_be_turned_off(monkeypatch):
+    """The supervisor mounts an empty named hierarchy with ``favordynmods``
+    (joins never wait for an RCU grace period); the doctor reports it."""
+    if os.geteuid() != 0 or cgroups.detect() is None:
+        pytest.skip("needs root and a usable cgroup hierarchy")
+    from sio.workers import doctor
+    from sio.workers.supervisor import build, slots
+
+    launcher = str(build.launcher_path())
+    monkeypatch.setattr(slots, "_favor_checked", {})
+    state = slots.favor_dynmods(launcher)
+    kernel = tuple(int(x) for x in os.uname().release.split(".")[:2])
+    if kernel < (6, 0):
+        assert state is False
+        return
+    assert state is True
+    path = str(slots.run_dir() / "favordynmods")
+    with open("/proc/self/mounts") as mounts:
+        options = [line.split()[3] for line in mounts if line.split()[1] == path]
+    assert options and "favordynmods" in options[-1].split(",")
+    assert slots.favor_dynmods(launcher) is True  # remembered: no second mount
+    with open("/proc/self/mounts") as mounts:
+        assert sum(line.split()[1] == path for line in mounts) == len(options)
+    assert doctor.check_cgroups()["favordynmods"] == "on"
+    monkeypatch.setenv("SIO_CGROUP_FAVORDYNMODS", "0")
+    assert slots.favor_dynmods(launcher) is None

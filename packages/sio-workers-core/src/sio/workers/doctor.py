@@ -65,7 +65,26 @@ def check_cgroups() -> dict[str, Any]:
         unified = mount / "unified" / "cgroup.controllers"
         if unified.exists():
             info["unified_v2_controllers"] = unified.read_text().split()
+    info["favordynmods"] = _favordynmods()
     return info
+
+
+def _favordynmods() -> str:
+    """Whether joining a cgroup may wait for an RCU grace period: "on" when
+    any cgroup hierarchy is mounted with ``favordynmods`` (the supervisor
+    mounts one at its first run, :func:`sio.workers.supervisor.slots.favor_dynmods`)."""
+    try:
+        with open("/proc/self/mounts") as mounts:
+            for line in mounts:
+                fields = line.split()
+                if len(fields) > 3 and fields[2] in ("cgroup", "cgroup2") and \
+                        "favordynmods" in fields[3].split(","):
+                    return "on"
+    except OSError:
+        return "unknown"
+    if os.environ.get("SIO_CGROUP_FAVORDYNMODS", "1") == "0":
+        return "off (SIO_CGROUP_FAVORDYNMODS=0)"
+    return "off (set at the first supervised run; needs Linux >= 6.0)"
 
 
 def check_seccomp() -> dict[str, Any]:
@@ -247,7 +266,8 @@ def format_report(report: dict[str, Any], configured: list[str]) -> str:
     lines = [
         "namespaces: " + " ".join(f"{k}={_yes(v)}" for k, v in report["namespaces"].items()),
         f"cgroups: version={cg['version'] or 'none'} controllers={','.join(cg['controllers'])} "
-        f"memory-peak={_yes(cg['memory_peak'])} oom-events={_yes(cg['oom_events'])}",
+        f"memory-peak={_yes(cg['memory_peak'])} oom-events={_yes(cg['oom_events'])} "
+        f"favordynmods={cg['favordynmods']}",
         f"seccomp: kernel={_yes(report['seccomp']['kernel'])} "
         f"user-notif={_yes(report['seccomp']['user_notif'])} "
         f"libseccomp.a={_yes(report['seccomp']['libseccomp_static'])}",

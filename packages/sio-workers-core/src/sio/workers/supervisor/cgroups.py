@@ -96,6 +96,22 @@ class RunCgroup:
         """``cgroup.procs`` files the launcher writes itself into."""
         raise NotImplementedError
 
+    def procs_fds(self) -> list[int]:
+        """The :meth:`procs_files` opened for writing, for a prepared
+        launcher (the program writes ``0`` into each). Owned by the caller
+        (close them) unless :attr:`keeps_procs_fds`."""
+        fds: list[int] = []
+        try:
+            for path in self.procs_files():
+                fds.append(os.open(path, os.O_WRONLY | os.O_CLOEXEC))
+        except OSError:
+            for fd in fds:
+                os.close(fd)
+            raise
+        return fds
+
+    keeps_procs_fds = False
+
     def prepare(self, mem_limit_bytes: int | None, pids_max: int | None) -> None:
         """Set limits and reset the counters before a run."""
         raise NotImplementedError
@@ -152,9 +168,19 @@ class CgroupV1(RunCgroup):
         self._last_limits: tuple[int | None, int | None] | None = None
         self._procs_files = [str(d / "cgroup.procs") for d in self.dirs.values()]
         self._freezer_procs = str(self.dirs["freezer"] / "cgroup.procs")
+        self._procs_fds: list[int] | None = None
 
     def procs_files(self) -> list[str]:
         return list(self._procs_files)
+
+    keeps_procs_fds = True
+
+    def procs_fds(self) -> list[int]:
+        # The pooled cgroups stay: their cgroup.procs files are opened once
+        # (a write ignores the file position).
+        if self._procs_fds is None:
+            self._procs_fds = super().procs_fds()
+        return self._procs_fds
 
     def _set_memory(self, value: str) -> None:
         # memsw must stay >= limit: try both orders.
@@ -239,9 +265,10 @@ class CgroupV1(RunCgroup):
 
     def close(self) -> None:
         for fd in (self._limit, self._memsw, self._peak, self._usage, self._oom, self._cpu,
-                   self._pids_max, self._pids_current):
+                   self._pids_max, self._pids_current, *(self._procs_fds or ())):
             if fd is not None:
                 os.close(fd)
+        self._procs_fds = None
 
 
 class CgroupV2(RunCgroup):

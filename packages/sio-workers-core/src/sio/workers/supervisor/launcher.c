@@ -51,6 +51,10 @@
  *   -A             the program runs with address-space randomisation off
  *                  (as if the launcher had been started so: for -P)
  * sio-launcher -K FILE creates an empty network namespace and binds it at FILE.
+ * sio-launcher -F DIR mounts an empty named cgroup v1 hierarchy with the
+ * "favordynmods" option at DIR: while it is mounted, the kernel keeps its
+ * cgroup-wide thread-group lock in the mode where joining a cgroup never
+ * waits for an RCU grace period (Linux >= 6.0; see docs/supervisor.rst).
  * The program's environment is the launcher's own environment.
  *
  * Prepared mode (-P): the launcher is started ahead of its run, with only
@@ -906,8 +910,18 @@ static int make_netns(const char *file) {
     return 0;
 }
 
+static int favor_dynmods(const char *dir) {
+    if (mount("cgroup", dir, "cgroup", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+              "none,name=sio-workers-favordynmods,favordynmods") < 0) {
+        perror("mount favordynmods hierarchy");
+        return 1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc == 3 && strcmp(argv[1], "-K") == 0) return make_netns(argv[2]);
+    if (argc == 3 && strcmp(argv[1], "-F") == 0) return favor_dynmods(argv[2]);
     if (fcntl(STATUS_FD, F_GETFD) < 0) return 120;
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) die("pdeathsig");
     if (getppid() == 1) return 121;

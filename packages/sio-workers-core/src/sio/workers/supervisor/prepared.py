@@ -131,7 +131,7 @@ def send_run(prep: Prepared, args: list[str], fds: list[int]) -> bool:
     """Send the run's options (``args``, ending with ``--``, the program and
     its argv) and descriptors. False when the launcher is gone (the caller
     then discards it and starts its own)."""
-    payload = b"".join(os.fsencode(a) + b"\0" for a in args)
+    payload = os.fsencode("\0".join(args)) + b"\0"
     if len(payload) > MAX_MESSAGE:
         return False
     try:

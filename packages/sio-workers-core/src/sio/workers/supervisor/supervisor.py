@@ -32,7 +32,13 @@ from dataclasses import dataclass, field
 
 from sio.workers.supervisor import build, prepared
 from sio.workers.supervisor.cgroups import CgroupError, CgroupStats, RunCgroup
-from sio.workers.supervisor.slots import Slot, SlotsExhausted, acquire_slot, root_mountpoint
+from sio.workers.supervisor.slots import (
+    Slot,
+    SlotsExhausted,
+    acquire_slot,
+    netns_fd,
+    root_mountpoint,
+)
 from sio.workers.supervisor.verdict import Facts
 
 SYSTEM_LINKS_OR_DIRS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
@@ -468,19 +474,17 @@ def _start_prepared(spec: RunSpec, slot: Slot, prep: prepared.Prepared) -> _Star
         opened.append(exe)
         fds = [spec.stdin, spec.stdout, spec.stderr, exe]
         if spec.namespaces and slot.netns:
-            netns = os.open(slot.netns, os.O_RDONLY | os.O_CLOEXEC)
-            opened.append(netns)
-            fds.append(netns)
+            fds.append(netns_fd(slot.netns))
             args += ["-n", "netns"]
         if spec.clock.hold_at_exec:
             go_r, go_w = os.pipe()
             fds.append(go_r)
             args.append("-W")
-        for procs in slot.cgroup.procs_files():
-            fd = os.open(procs, os.O_WRONLY | os.O_CLOEXEC)
-            opened.append(fd)
-            fds.append(fd)
-            args += ["-c", "cgroup"]
+        procs = slot.cgroup.procs_fds()
+        if not slot.cgroup.keeps_procs_fds:
+            opened += procs
+        fds += procs
+        args += ["-c", "cgroup"] * len(procs)
         if _aslr_off():
             args.append("-A")  # a launcher started now would inherit it
         tmp = _tmp_arg(spec)
