@@ -140,7 +140,7 @@ def main() -> int:
                 code = env.get("result_code") or env.get("exception", "FAILURE")
                 verdicts[code] = verdicts.get(code, 0) + 1
             judged_times.append(time.perf_counter() - start)
-        ratios = [p / j for p, j in zip(plain_times, judged_times)]
+        ratios = [p / j for p, j in zip(plain_times, judged_times, strict=True)]
         plain, judged = statistics.median(plain_times), statistics.median(judged_times)
 
         # The same job function called directly (no runner: no entry-point

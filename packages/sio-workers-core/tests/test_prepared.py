@@ -11,8 +11,7 @@ import time
 import pytest
 
 from sio.workers.executors.supervised import SupervisedExecutor
-from sio.workers.supervisor import prepared
-from sio.workers.supervisor import cgroups
+from sio.workers.supervisor import cgroups, prepared
 from sio.workers.supervisor import supervisor as supervisor_module
 
 pytestmark = pytest.mark.skipif(
