@@ -91,10 +91,8 @@ def test_a_dead_prepared_launcher_is_replaced(build_c, tmp_path, counted):
     exe = build_c(PROBE)
     run(exe, tmp_path)
     run(exe, tmp_path)
-    state = prepared._state
-    with state.cond:
-        state.cond.wait_for(lambda: state.ready, timeout=5)
-        (prep,) = state.ready.values()
+    prep = prepared._local.prepared
+    assert prep is not None
     os.kill(prep.pid, signal.SIGKILL)
     deadline = time.monotonic() + 5
     while not prepared._has_ended(prep) and time.monotonic() < deadline:
@@ -102,6 +100,70 @@ def test_a_dead_prepared_launcher_is_replaced(build_c, tmp_path, counted):
     renv, lines = run(exe, tmp_path)
     assert renv["result_code"] == "OK" and lines[1] == "en_US.UTF-8"
     assert counted == []  # discarded before use: the run started its own
+
+
+def test_prepared_launchers_belong_to_their_thread(build_c, tmp_path, counted):
+    """Another thread never takes this thread's prepared launcher (it would
+    die with this thread: PR_SET_PDEATHSIG)."""
+    import threading
+
+    exe = build_c(PROBE)
+    run(exe, tmp_path)
+    run(exe, tmp_path)
+    mine = prepared._local.prepared
+    assert mine is not None
+    results = []
+    worker = threading.Thread(target=lambda: results.append(run(exe, tmp_path)))
+    worker.start()
+    worker.join()
+    assert results[0][0]["result_code"] == "OK"
+    assert counted == [] and prepared._local.prepared is mine
+    renv, _ = run(exe, tmp_path)
+    assert renv["result_code"] == "OK" and counted == [True]
+
+
+def test_an_ended_thread_leaves_nothing(build_c, tmp_path):
+    """A thread's unused prepared launcher exits with the thread and is
+    reaped by a later run."""
+    import threading
+
+    exe = build_c(PROBE)
+    pids = []
+
+    def two_runs():
+        run(exe, tmp_path)
+        run(exe, tmp_path)
+        pids.append(prepared._local.prepared.pid)
+
+    worker = threading.Thread(target=two_runs)
+    worker.start()
+    worker.join()
+    import gc
+
+    gc.collect()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        run(exe, tmp_path)  # reaps finished launchers first
+        if not os.path.exists(f"/proc/{pids[0]}"):
+            break
+        time.sleep(0.05)
+    assert not os.path.exists(f"/proc/{pids[0]}")
+
+
+def test_cpu_exec_style_runs_prepare_after_the_run(build_c, tmp_path, counted, monkeypatch):
+    exe = build_c(PROBE)
+    calls = []
+    real = prepared.prepare_next
+
+    def spy(*args):
+        calls.append(prepared._local.prepared)
+        return real(*args)
+
+    monkeypatch.setattr(prepared, "prepare_next", spy)
+    for _ in range(3):
+        renv, _ = run(exe, tmp_path, prepare_during_run=False)
+        assert renv["result_code"] == "OK"
+    assert counted == [True] and len(calls) == 3
 
 
 def test_a_missing_program_is_se(build_c, tmp_path, counted):
@@ -118,15 +180,14 @@ def test_forked_worker_does_not_use_the_parents(build_c, tmp_path):
     exe = build_c(PROBE)
     run(exe, tmp_path)
     run(exe, tmp_path)
-    state = prepared._state
-    with state.cond:
-        state.cond.wait_for(lambda: state.ready, timeout=5)
+    assert prepared._local.prepared is not None
     pid = os.fork()
     if pid == 0:  # pragma: no cover - the child reports through its status
-        os._exit(0 if not prepared._state.ready else 1)
+        os._exit(0 if prepared._local.prepared is None else 1)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
-    assert state.ready  # the parent still has its own
+    prep = prepared._local.prepared
+    assert prep is not None and not prepared._has_ended(prep)  # the parent's is intact
 
 
 def test_preparing_can_be_turned_off(build_c, tmp_path, counted, monkeypatch):
@@ -135,4 +196,4 @@ def test_preparing_can_be_turned_off(build_c, tmp_path, counted, monkeypatch):
     for _ in range(3):
         renv, _ = run(exe, tmp_path)
         assert renv["result_code"] == "OK"
-    assert counted == [] and not prepared._state.ready
+    assert counted == [] and prepared._local.prepared is None

@@ -36,6 +36,14 @@ def _supervised(program: Program) -> Any:
     return SupervisedExecutor(allow_local_open=local, profile=_PROFILES[program.profile])
 
 
+def _supervised_alone(program: Program) -> Any:
+    """For ``cpu-exec``: nothing else of ours runs while the program does
+    (the next run's sandbox is prepared after the run, not during it)."""
+    executor = _supervised(program)
+    executor.defaults["prepare_during_run"] = False
+    return executor
+
+
 def _vcpu(program: Program) -> Any:
     from sio.workers.executors.vcpu import VCPUExecutor
 
@@ -81,7 +89,7 @@ def run_exec(environ: dict, workdir: str | None = None) -> dict:
 def run_cpu_exec(environ: dict, workdir: str | None = None) -> dict:
     """``cpu-exec``: like ``exec``, alone on the machine (exclusive lock)."""
     return common.run_exec(
-        environ, _supervised, checker_executor, exclusive=True, workdir=workdir
+        environ, _supervised_alone, checker_executor, exclusive=True, workdir=workdir
     )
 
 

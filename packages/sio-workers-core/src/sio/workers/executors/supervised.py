@@ -28,6 +28,11 @@ Call kwargs (beyond the common ones of :class:`BaseExecutor`):
     ``java_sandbox``, the system JVM (``java`` on ``PATH``) is used.
 ``pids_limit``
     processes + threads of the run (default 64; 512 for the JVM).
+``prepare_during_run``
+    start the next run's sandbox while this program runs (default True;
+    ``docs/supervisor.rst``, "Prepared launchers"); False waits until the
+    run has ended, so that nothing else of the worker's runs meanwhile
+    (``cpu-exec``).
 
 What the program sees: a read-only root with ``/usr`` (and the ``/bin``,
 ``/lib*`` links), ``/dev/{null,zero,urandom}``, its own ``/proc``, a private
@@ -323,6 +328,7 @@ class SupervisedExecutor(BaseExecutor):
             mem_overhead_kib=self._memory_overhead_kib(ctx),
             clock=self._make_clock(ctx),
             ignore_return=bool(kw.get("ignore_return", False)),
+            prepare_during_run=bool(kw.get("prepare_during_run", True)),
         )
         outcome = supervise(spec)
         renv = self._renv(outcome, ctx)

@@ -147,6 +147,10 @@ class RunSpec:
     namespaces: bool = True
     executable: str | None = None
     """Host path of the file to exec (opened before the namespaces are made)."""
+    prepare_during_run: bool = True
+    """Start the next run's launcher (:mod:`.prepared`) while this program
+    runs; False: only after it has ended (nothing else of ours runs
+    meanwhile, for ``cpu-exec``)."""
 
 
 @dataclass
@@ -323,7 +327,7 @@ def _run_in_slot(spec: RunSpec, launcher: str, slot: Slot) -> RunOutcome:
     if prep is not None:
         started = _start_prepared(spec, slot, prep)
         if not isinstance(started, tuple):
-            prepared.discard(prep, _unreaped)
+            prepared.discard(prep)
     if started is None:
         started = _start_launcher(spec, slot, launcher)
     if isinstance(started, str):
@@ -331,6 +335,11 @@ def _run_in_slot(spec: RunSpec, launcher: str, slot: Slot) -> RunOutcome:
         return RunOutcome(Facts(system_error=started, mem_limit_kib=spec.mem_limit_kib),
                           _measurement(spec, version), version)
     pid, status_r, go_w, start = started
+    # The next run's launcher: started while this program runs (the worker
+    # only waits then), or after the run (see prepared's docs).
+    prepare_now = spec.prepare_during_run and not spec.clock.hold_at_exec
+    if root_key and prepare_now:
+        prepared.prepare_next(launcher, root_key, _tmp_arg(spec), _unreaped)
 
     def release_program() -> None:
         """The program is held before its exec: attach the clock, let it go."""
@@ -414,8 +423,8 @@ def _run_in_slot(spec: RunSpec, launcher: str, slot: Slot) -> RunOutcome:
         rusage_cpu_ms = (rusage.ru_utime + rusage.ru_stime) * 1000
     else:
         rusage_cpu_ms = None
-    if root_key:
-        prepared.after_run(launcher, root_key, _tmp_arg(spec), _unreaped)
+    if root_key and not prepare_now:
+        prepared.prepare_next(launcher, root_key, _tmp_arg(spec), _unreaped)
     return RunOutcome(facts, _measurement(spec, version), version, rusage_cpu_ms=rusage_cpu_ms)
 
 
