@@ -263,7 +263,7 @@ def test_launchers_are_reaped_and_cpu_is_the_programs(tmp_path, monkeypatch, bui
     from sio.workers.supervisor import supervisor as sup
 
     src = tmp_path / "spin.c"
-    src.write_text("int main(void) { for (volatile long i = 0; i < 200000000L; i++); return 0; }\n")
+    src.write_text("int main(void) { for (volatile long i = 0; i < 800000000L; i++); return 0; }\n")
     spin = str(build_c(src, static=True))
     monkeypatch.chdir(tmp_path)
     with SupervisedExecutor() as ex:

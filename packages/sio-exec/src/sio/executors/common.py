@@ -337,21 +337,21 @@ def _run_program(
     in_fd = files.open_regular(in_path)
     previous = os.getcwd()
     try:
-        os.chdir(workdir)
-        with open(in_fd, "rb", closefd=False) as stdin, open(
-            out_fd, "r+b", closefd=False
-        ) as stdout, open(os.devnull, "wb") as stderr, make_executor(program) as executor:
+        if previous != workdir:
+            os.chdir(workdir)
+        with make_executor(program) as executor:
             renv = executor(
                 program.command,
-                stdin=stdin,
-                stdout=stdout,
-                stderr=stderr,
+                stdin=in_fd,
+                stdout=out_fd,
+                stderr=None,  # /dev/null
                 ignore_errors=True,
                 env=env,
                 **limits,
             )
     finally:
-        os.chdir(previous)
+        if previous != workdir:
+            os.chdir(previous)
         os.close(in_fd)
     result = normalise_renv(renv)
     try:

@@ -287,7 +287,7 @@ class SupervisedExecutor(BaseExecutor):
              stack: contextlib.ExitStack) -> dict[str, Any]:
         kw = ctx.options
         capture = kw.get("capture_output", False)
-        devnull = stack.enter_context(open(os.devnull, "r+b"))
+        devnull = _devnull()
         stdin = _fd_of(kw.get("stdin"), devnull)
         if capture:
             capture_file = stack.enter_context(tempfile.TemporaryFile())
@@ -380,9 +380,20 @@ def _make_traversable(path: str) -> None:
         os.chmod(path, (mode & 0o7777) | 0o005)
 
 
-def _fd_of(stream: Any, default: Any) -> int:
+_devnull_fd: int | None = None
+
+
+def _devnull() -> int:
+    """``/dev/null`` opened read-write, once per process."""
+    global _devnull_fd
+    if _devnull_fd is None:
+        _devnull_fd = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+    return _devnull_fd
+
+
+def _fd_of(stream: Any, default: int) -> int:
     if stream is None:
-        return default.fileno()
+        return default
     if isinstance(stream, int):
         return stream
     return stream.fileno()
