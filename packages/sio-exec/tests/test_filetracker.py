@@ -63,3 +63,33 @@ def test_missing_remote_file_is_a_failure(filetracker, program):
     })
     assert env["result"] == "FAILURE"
     assert "/tests/none.in" in env["exception"] or "/exe/none" in env["exception"]
+
+
+def test_cached_inputs_survive_programs_and_checkers(filetracker, program, tmp_path):
+    """In and hint may stay hard links into the client's cache: neither a
+    program nor a (trusted, unprotected) checker writing to its files may
+    change what the cache holds."""
+    (tmp_path / "in").write_bytes(b"20 22\n")
+    (tmp_path / "hint").write_bytes(b"42\n")
+    with ft.using_instance(ft.init_instance(filetracker)):
+        refs: dict = {}
+        ft.upload(refs, "sum", program("sum"), "/exe/sum")
+        ft.upload(refs, "scribble", program("scribble"), "/exe/scribble")
+        ft.upload(refs, "in", str(tmp_path / "in"), "/tests/1.in")
+        ft.upload(refs, "hint", str(tmp_path / "hint"), "/tests/1.out")
+
+    def job(exe: str, **keys) -> dict:
+        env = runner.run({
+            "job_type": "exec", "filetracker_url": filetracker, "exe_file": refs[exe],
+            "in_file": refs["in"], "hint_file": refs["hint"], "check_output": True, **keys,
+        })
+        assert env["result"] == "SUCCESS", env.get("exception")
+        return env
+
+    assert job("sum")["result_code"] == "OK"  # fills the cache
+    assert job("sum", chk_file=refs["scribble"])["result_code"] == "OK"
+    assert job("scribble")["result_code"] == "RV"
+    env = job("sum")
+    assert (env["result_code"], env["result_string"]) == ("OK", "ok")
+    cached = {p.read_bytes() for p in (tmp_path / "cache").rglob("*") if p.is_file()}
+    assert {b"20 22\n", b"42\n"} <= cached and b"9 9\n" not in cached

@@ -5,9 +5,11 @@
 1. take the machine-wide lock (:mod:`sio.executors.locking`): exclusive for
    ``cpu-exec``, shared for every other job;
 2. download ``exe_file`` (named after ``exec_info``) and ``in_file`` (a zip
-   with exactly one member is unpacked; any other zip fails the job); local
-   files (``use_filetracker: false``) are not copied for supervised jobs:
-   the input is read in place and an executable is hard-linked;
+   with exactly one member is unpacked; any other zip fails the job); for
+   supervised jobs the input and the expected output are not copied: local
+   files (``use_filetracker: false``) are read in place, files from
+   filetracker may stay hard links into its local cache, and an executable
+   local file is hard-linked;
 3. run the program with the input on stdin and its stdout written through a
    descriptor to ``out`` opened before the run (stderr is discarded), under
    the job's executor and the ``exec_*`` limits;
@@ -165,16 +167,19 @@ def _shared_source(environ: dict, key: str, zip_ok: bool = True) -> str | None:
     return source
 
 
-def _input_file(environ: dict, workdir: str, share: bool) -> str:
-    """The input's path: the local source itself (``share``), else a copy
-    ``in`` in the job directory (a zip with one member unpacked)."""
+def _input_file(environ: dict, workdir: str, share: bool) -> tuple[str, bool]:
+    """``(path, private)`` of the input: the local source itself
+    (``share``), else ``in`` in the job directory (a zip with one member
+    unpacked) — a private copy unless ``share`` (it may then be a hard link
+    into filetracker's cache)."""
     if share and (source := _shared_source(environ, "in_file", zip_ok=False)):
-        return source
+        return source, False
     path = files.clear_path(os.path.join(workdir, "in"))
-    ft.download(environ, "in_file", path, add_to_cache=True)
+    ft.download(environ, "in_file", path, add_to_cache=True, private=not share)
     if files.is_zip(path):
         files.unpack_single_member_zip(path)
-    return path
+        return path, True
+    return path, not share
 
 
 def _place_program(environ: dict, key: str, path: str, share: bool) -> None:
@@ -192,12 +197,13 @@ def _place_program(environ: dict, key: str, path: str, share: bool) -> None:
     os.chmod(path, 0o755)
 
 
-def _put_into(src: str, dst_dir: str, name: str, workdir: str) -> None:
+def _put_into(src: str, dst_dir: str, name: str, private: bool) -> None:
     """Put ``src`` (a checked regular file) into ``dst_dir`` as ``name``: a
-    hard link for a file of the job directory, a copy of anything else (a
-    checker must never reach a file of the contest system's)."""
+    hard link for a ``private`` file of the job's own, a copy of anything
+    else (a checker must never reach a file of the contest system's or of
+    filetracker's cache)."""
     dst = os.path.join(dst_dir, name)
-    if os.path.dirname(src) == workdir:
+    if private:
         try:
             os.link(src, dst, follow_symlinks=False)
             return
@@ -212,18 +218,20 @@ def check_output(
     out_fd: int,
     make_checker_executor: Callable[[bool], Any],
     in_path: str | None = None,
+    in_private: bool = True,
     share: bool = False,
 ) -> None:
     """Check ``out`` (open as ``out_fd``) and store the verdict in ``environ``.
 
-    ``in_path``: the input (default: ``in`` in ``workdir``); ``share``: a
-    local ``hint_file`` may be read in place. A broken checker sets
-    ``result_code: SE`` and raises :class:`~sio.executors.checker.CheckerError`.
+    ``in_path``: the input (default: ``in`` in ``workdir``), ``in_private``
+    whether it is the job's own copy; ``share``: ``hint_file`` need not be
+    copied (see :func:`run_exec`). A broken checker sets ``result_code: SE``
+    and raises :class:`~sio.executors.checker.CheckerError`.
     """
     hint = share and _shared_source(environ, "hint_file")
     if not hint:
         hint = files.clear_path(os.path.join(workdir, "hint"))
-        ft.download(environ, "hint_file", hint, add_to_cache=True)
+        ft.download(environ, "hint_file", hint, add_to_cache=True, private=not share)
     if not environ.get("chk_file"):
         result = checker.default_check(hint, out_fd)
         result.apply(environ)
@@ -233,12 +241,12 @@ def check_output(
     chk = os.path.join(check_dir, "chk")
     ft.download(environ, "chk_file", chk, add_to_cache=True)
     os.chmod(chk, 0o755)
-    sources = {"in": in_path or os.path.join(workdir, "in"),
-               "out": os.path.join(workdir, "out"), "hint": hint}
-    for name, src in sources.items():
+    sources = {"in": (in_path or os.path.join(workdir, "in"), in_private),
+               "out": (os.path.join(workdir, "out"), True), "hint": (hint, not share)}
+    for name, (src, private) in sources.items():
         fd = files.open_regular(src)
         os.close(fd)
-        _put_into(src, check_dir, name, workdir)
+        _put_into(src, check_dir, name, private)
     files.check_same_file(os.path.join(check_dir, "out"), out_fd)
     untrusted = bool(environ.get("untrusted_checker"))
     try:
@@ -277,20 +285,21 @@ def run_exec(
     program, ``make_checker_executor(untrusted)`` the one for a custom
     checker. ``exclusive``: hold the machine-wide lock exclusively.
     ``clean_env``: the program gets an empty environment (plus the locale),
-    not the worker's. ``share_sources``: local files (``use_filetracker``
-    false) are not copied: the input and the expected output are read in
-    place, an executable one is hard-linked — only for executors that keep
-    the program from writing to them (the supervisor runs it under another
-    uid, with the input open read-only; not ``unsafe-exec``).
+    not the worker's. ``share_sources``: the input and the expected output
+    are not copied (local files are read in place, filetracker's may stay
+    hard links into its cache) and an executable local file is hard-linked
+    — only for executors that keep the program from writing to them (the
+    supervisor runs it under another uid, with the input open read-only; not
+    ``unsafe-exec``). A custom checker always gets copies.
     """
     workdir = os.path.abspath(workdir or current_job_dir())
     info = exec_info_of(environ)
     program = program_for(info)
     limits = exec_limits(environ)
     with locking.job_lock(exclusive):
-        in_path = None
+        in_path, in_private = None, True
         if program.mode != "output-only" or environ.get("chk_file"):
-            in_path = _input_file(environ, workdir, share_sources)
+            in_path, in_private = _input_file(environ, workdir, share_sources)
         out_path = os.path.join(workdir, "out")
         if program.mode == "output-only":
             ft.download(environ, "exe_file", files.clear_path(out_path), add_to_cache=True)
@@ -315,7 +324,7 @@ def run_exec(
                 checker.set_percentage(environ, Fraction(0))
             elif environ.get("check_output"):
                 check_output(environ, workdir, out_fd, make_checker_executor,
-                             in_path=in_path, share=share_sources)
+                             in_path=in_path, in_private=in_private, share=share_sources)
             else:
                 checker.set_percentage(environ, Fraction(100))
             if "out_file" in environ:
