@@ -197,3 +197,35 @@ def test_preparing_can_be_turned_off(build_c, tmp_path, counted, monkeypatch):
         renv, _ = run(exe, tmp_path)
         assert renv["result_code"] == "OK"
     assert counted == [] and prepared._local.prepared is None
+
+
+def test_a_replaced_bind_source_is_never_served_stale(tmp_path, counted):
+    """A sandbox is updated by renaming a new tree into place: a root
+    prepared with the old (now deleted) directory must not serve."""
+    data = tmp_path / "sandbox"
+    data.mkdir()
+    (data / "f").write_text("old\n")
+
+    def cat() -> str:
+        out = tmp_path / "out"
+        with open(out, "wb") as fout:
+            null = os.open(os.devnull, os.O_RDWR)
+            try:
+                spec = supervisor_module.RunSpec(
+                    argv=["/bin/cat", "/data/f"], env={}, stdin=null, stdout=fout.fileno(),
+                    stderr=null, time_limit_ms=2000, real_time_limit_ms=5000,
+                    mem_limit_kib=65536, output_limit=1024, binds=[(str(data), "/data", True)])
+                outcome = supervisor_module.supervise(spec)
+            finally:
+                os.close(null)
+        assert outcome.facts.system_error is None, outcome.facts
+        return out.read_text()
+
+    assert [cat(), cat(), cat()] == ["old\n"] * 3
+    assert counted == [True]  # the third run was prepared during the second
+    data.rename(tmp_path / "sandbox.old")
+    data.mkdir()
+    (data / "f").write_text("new\n")
+    assert [cat(), cat()] == ["new\n"] * 2
+    assert counted == [True]  # the stale one was not used
+    assert cat() == "new\n" and counted == [True, True]

@@ -23,6 +23,8 @@ Contract:
   while its program runs (the worker only waits then), or after the run
   when :attr:`RunSpec.prepare_during_run` is off (``cpu-exec``: nothing
   else runs while its program does);
+* it serves only a run with the same root key (the root's options and the
+  identity of per-run bind sources, see ``supervisor._root_key``);
 * a prepared launcher that died meanwhile (its status pipe has something to
   read, or the message cannot be sent) is discarded and the run starts a
   launcher of its own: preparing never turns into an error of a run;
@@ -168,10 +170,12 @@ def discard_all() -> None:
         discard(prep)
 
 
-def prepare_next(launcher: str, key: tuple[str, ...], tmp: str, unreaped: set[int]) -> None:
-    """A run with root ``key`` is under way (or has ended): start the next
-    run's launcher now if this thread's previous run had the same root (see
-    the module docs). ``unreaped``: where pids to reap later are put."""
+def prepare_next(launcher: str, root_args: tuple[str, ...], key: tuple[str, ...], tmp: str,
+                 unreaped: set[int]) -> None:
+    """A run with root ``key`` (made by the launcher options ``root_args``)
+    is under way (or has ended): start the next run's launcher now if this
+    thread's previous run had the same root (see the module docs).
+    ``unreaped``: where pids to reap later are put."""
     repeat = _local.last_key == key
     _local.last_key = key
     if not repeat or not enabled():
@@ -182,10 +186,11 @@ def prepare_next(launcher: str, key: tuple[str, ...], tmp: str, unreaped: set[in
             return
         _local.prepared = None
         discard(old)
-    _local.prepared = _spawn(launcher, key, tmp, unreaped)
+    _local.prepared = _spawn(launcher, root_args, key, tmp, unreaped)
 
 
-def _spawn(launcher: str, key: tuple[str, ...], tmp: str, unreaped: set[int]) -> Prepared | None:
+def _spawn(launcher: str, root_args: tuple[str, ...], key: tuple[str, ...], tmp: str,
+           unreaped: set[int]) -> Prepared | None:
     global _devnull
     with _devnull_lock:
         if _devnull is None:
@@ -199,7 +204,7 @@ def _spawn(launcher: str, key: tuple[str, ...], tmp: str, unreaped: set[int]) ->
     try:
         pid = os.posix_spawn(
             launcher,
-            [launcher, "-P", *key, "-t", tmp],
+            [launcher, "-P", *root_args, "-t", tmp],
             {},
             file_actions=actions,
             setsigdef=_RESETTABLE_SIGNALS,

@@ -236,6 +236,21 @@ def _root_args(spec: RunSpec) -> tuple[str, ...]:
     return tuple(args)
 
 
+def _root_key(spec: RunSpec, root_args: tuple[str, ...]) -> tuple[str, ...]:
+    """What a prepared launcher must match to serve ``spec``: the root's
+    options and the identity of each per-run bind source (a sandbox updated
+    meanwhile is a new directory: a root prepared with the old one, now
+    deleted, must not serve)."""
+    idents = []
+    for src, _, _ in spec.binds:
+        try:
+            st = os.stat(src)
+        except OSError:
+            return ()  # the launcher will report it
+        idents.append(f"{st.st_dev}:{st.st_ino}")
+    return (*root_args, *idents)
+
+
 def _tmp_arg(spec: RunSpec) -> str:
     """The ``-t`` value: the private ``/tmp``'s size (KiB) and inodes."""
     tmp_kib = spec.tmp_kib or spec.mem_limit_kib or 65536
@@ -321,7 +336,8 @@ def _run_in_slot(spec: RunSpec, launcher: str, slot: Slot) -> RunOutcome:
     pids = spec.pids_limit or spec.profile.pids
     cgroup.prepare(limit_bytes, pids)  # the launcher and its init stay outside
     spec.clock.start(cgroup)
-    root_key = _root_args(spec)
+    root_args = _root_args(spec)
+    root_key = _root_key(spec, root_args) if root_args else ()
     prep = prepared.take(root_key) if root_key else None
     started: _Started | str | None = None
     if prep is not None:
@@ -339,7 +355,7 @@ def _run_in_slot(spec: RunSpec, launcher: str, slot: Slot) -> RunOutcome:
     # only waits then), or after the run (see prepared's docs).
     prepare_now = spec.prepare_during_run and not spec.clock.hold_at_exec
     if root_key and prepare_now:
-        prepared.prepare_next(launcher, root_key, _tmp_arg(spec), _unreaped)
+        prepared.prepare_next(launcher, root_args, root_key, _tmp_arg(spec), _unreaped)
 
     def release_program() -> None:
         """The program is held before its exec: attach the clock, let it go."""
@@ -424,7 +440,7 @@ def _run_in_slot(spec: RunSpec, launcher: str, slot: Slot) -> RunOutcome:
     else:
         rusage_cpu_ms = None
     if root_key and not prepare_now:
-        prepared.prepare_next(launcher, root_key, _tmp_arg(spec), _unreaped)
+        prepared.prepare_next(launcher, root_args, root_key, _tmp_arg(spec), _unreaped)
     return RunOutcome(facts, _measurement(spec, version), version, rusage_cpu_ms=rusage_cpu_ms)
 
 
