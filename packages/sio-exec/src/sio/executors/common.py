@@ -44,6 +44,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import stat
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -155,12 +156,15 @@ def _shared_source(environ: dict, key: str, zip_ok: bool = True) -> str | None:
     source = ft.local_source(environ, key)
     if source is None:
         return None
+    if zip_ok:
+        # opened later with O_NOFOLLOW: a symlink must be copied instead
+        return source if stat.S_ISREG(os.lstat(source).st_mode) else None
     try:
         fd = files.open_regular(source)
     except files.UnsafeFileError:
         return None
     try:
-        if not zip_ok and os.pread(fd, len(files.ZIP_MAGIC), 0) == files.ZIP_MAGIC:
+        if os.pread(fd, len(files.ZIP_MAGIC), 0) == files.ZIP_MAGIC:
             return None
     finally:
         os.close(fd)

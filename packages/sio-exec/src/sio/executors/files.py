@@ -64,10 +64,12 @@ def clear_path(path: str) -> str:
 def create_output(path: str) -> int:
     """Create ``path`` afresh (read-write) for a program's output; anything
     already there is removed first (never followed)."""
-    clear_path(path)
-    return os.open(
-        path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644
-    )
+    flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        return os.open(path, flags, 0o644)
+    except FileExistsError:
+        clear_path(path)
+        return os.open(path, flags, 0o644)
 
 
 def check_same_file(path: str, fd: int) -> None:
