@@ -86,7 +86,16 @@ def _job_directory() -> Iterator[str]:
         try:
             os.chdir(previous)
         finally:
-            shutil.rmtree(path, ignore_errors=True)
+            _remove_job_directory(path)
+
+
+def _remove_job_directory(path: str) -> None:
+    """Remove the job directory and everything in it (never following a
+    symlink). An empty one (``ping``) is one ``rmdir``."""
+    try:
+        os.rmdir(path)
+    except OSError:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 @contextlib.contextmanager
