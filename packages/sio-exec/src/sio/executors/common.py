@@ -5,11 +5,10 @@
 1. take the machine-wide lock (:mod:`sio.executors.locking`): exclusive for
    ``cpu-exec``, shared for every other job;
 2. download ``exe_file`` (named after ``exec_info``) and ``in_file`` (a zip
-   with exactly one member is unpacked; any other zip fails the job); for
-   supervised jobs the input and the expected output are not copied: local
-   files (``use_filetracker: false``) are read in place, files from
-   filetracker may stay hard links into its local cache, and an executable
-   local file is hard-linked;
+   with exactly one member is unpacked; any other zip fails the job); local
+   files (``use_filetracker: false``) are not copied for supervised jobs:
+   the input and the expected output are read in place and an executable
+   is hard-linked; files from filetracker are always private copies;
 3. run the program with the input on stdin and its stdout written through a
    descriptor to ``out`` opened before the run (stderr is discarded), under
    the job's executor and the ``exec_*`` limits;
@@ -173,17 +172,15 @@ def _shared_source(environ: dict, key: str, zip_ok: bool = True) -> str | None:
 
 def _input_file(environ: dict, workdir: str, share: bool) -> tuple[str, bool]:
     """``(path, private)`` of the input: the local source itself
-    (``share``), else ``in`` in the job directory (a zip with one member
-    unpacked) — a private copy unless ``share`` (it may then be a hard link
-    into filetracker's cache)."""
+    (``share``; not private), else a private copy ``in`` in the job
+    directory (a zip with one member unpacked)."""
     if share and (source := _shared_source(environ, "in_file", zip_ok=False)):
         return source, False
     path = files.clear_path(os.path.join(workdir, "in"))
-    ft.download(environ, "in_file", path, add_to_cache=True, private=not share)
+    ft.download(environ, "in_file", path, add_to_cache=True)
     if files.is_zip(path):
         files.unpack_single_member_zip(path)
-        return path, True
-    return path, not share
+    return path, True
 
 
 def _place_program(environ: dict, key: str, path: str, share: bool) -> None:
@@ -228,14 +225,15 @@ def check_output(
     """Check ``out`` (open as ``out_fd``) and store the verdict in ``environ``.
 
     ``in_path``: the input (default: ``in`` in ``workdir``), ``in_private``
-    whether it is the job's own copy; ``share``: ``hint_file`` need not be
-    copied (see :func:`run_exec`). A broken checker sets ``result_code: SE``
+    whether it is the job's own copy; ``share``: a local ``hint_file`` is
+    read in place (see :func:`run_exec`). A broken checker sets ``result_code: SE``
     and raises :class:`~sio.executors.checker.CheckerError`.
     """
     hint = share and _shared_source(environ, "hint_file")
+    hint_private = not hint
     if not hint:
         hint = files.clear_path(os.path.join(workdir, "hint"))
-        ft.download(environ, "hint_file", hint, add_to_cache=True, private=not share)
+        ft.download(environ, "hint_file", hint, add_to_cache=True)
     if not environ.get("chk_file"):
         result = checker.default_check(hint, out_fd)
         result.apply(environ)
@@ -246,7 +244,7 @@ def check_output(
     ft.download(environ, "chk_file", chk, add_to_cache=True)
     os.chmod(chk, 0o755)
     sources = {"in": (in_path or os.path.join(workdir, "in"), in_private),
-               "out": (os.path.join(workdir, "out"), True), "hint": (hint, not share)}
+               "out": (os.path.join(workdir, "out"), True), "hint": (hint, hint_private)}
     for name, (src, private) in sources.items():
         fd = files.open_regular(src)
         os.close(fd)
@@ -289,12 +287,15 @@ def run_exec(
     program, ``make_checker_executor(untrusted)`` the one for a custom
     checker. ``exclusive``: hold the machine-wide lock exclusively.
     ``clean_env``: the program gets an empty environment (plus the locale),
-    not the worker's. ``share_sources``: the input and the expected output
-    are not copied (local files are read in place, filetracker's may stay
-    hard links into its cache) and an executable local file is hard-linked
-    — only for executors that keep the program from writing to them (the
-    supervisor runs it under another uid, with the input open read-only; not
-    ``unsafe-exec``). A custom checker always gets copies.
+    not the worker's. ``share_sources``: local files (``use_filetracker``
+    false) are not copied: the input and the expected output are read in
+    place, an executable one is hard-linked — only for executors that keep
+    the program from writing to them (the supervisor runs it under another
+    uid, with the input open read-only; not ``unsafe-exec``). A custom
+    checker always gets copies of them; the caller must not rewrite them
+    while the job runs. Files from filetracker are always private copies
+    (its cache may rewrite a cached file in place when a newer version
+    arrives).
     """
     workdir = os.path.abspath(workdir or current_job_dir())
     info = exec_info_of(environ)

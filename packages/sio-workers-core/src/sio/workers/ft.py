@@ -258,7 +258,6 @@ def download(
     key: str,
     dest: str | None = None,
     skip_if_exists: bool = False,
-    private: bool = True,
     **kwargs: Any,
 ) -> str:
     """Fetch the file named by ``environ[key]`` to ``dest`` and return the
@@ -267,10 +266,8 @@ def download(
     ``dest``: a file name, a directory (an existing one, or one ending with
     ``/``) or ``None`` (the current directory); in the two latter cases the
     file keeps its base name (without ``@version``). With ``skip_if_exists``
-    an existing file at ``dest`` is kept as is. The result is a private copy
-    (never a hard link into the local cache) unless ``private=False``: it may
-    then be a hard link to the cached file, for a caller that only reads it
-    (writing to it would corrupt the cache). ``kwargs`` go to
+    an existing file at ``dest`` is kept as is. The result is always a
+    private copy (never a hard link into the local cache). ``kwargs`` go to
     :meth:`filetracker.client.Client.get_file` (``add_to_cache``,
     ``force_refresh``). Raises :class:`FiletrackerFailure` for a missing file
     or an unreachable server.
@@ -295,8 +292,7 @@ def download(
         instance().get_file(path, os.path.abspath(dest), **kwargs)
     except (FiletrackerError, requests.exceptions.RequestException, OSError) as exc:
         raise _failure("download", path, exc) from None
-    if private:
-        _unshare(dest)
+    _unshare(dest)
     return dest
 
 
