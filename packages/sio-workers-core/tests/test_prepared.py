@@ -229,3 +229,16 @@ def test_a_replaced_bind_source_is_never_served_stale(tmp_path, counted):
     assert [cat(), cat()] == ["new\n"] * 2
     assert counted == [True]  # the stale one was not used
     assert cat() == "new\n" and counted == [True, True]
+
+
+def test_a_nul_cannot_smuggle_options_into_the_message(build_c, tmp_path, counted):
+    """A NUL inside a variable would split it into launcher options of its
+    own (``-u 0``): refused, as posix_spawn refuses it for a launcher
+    started for the run."""
+    exe = build_c(PROBE)
+    run(exe, tmp_path)
+    run(exe, tmp_path)
+    with SupervisedExecutor() as ex, pytest.raises(ValueError, match="null byte"):
+        ex([str(exe)], env={"A": "x\0-u\0" "0"})
+    renv, lines = run(exe, tmp_path)
+    assert renv["result_code"] == "OK" and lines[1] == "en_US.UTF-8"

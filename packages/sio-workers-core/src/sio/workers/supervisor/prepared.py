@@ -135,6 +135,10 @@ def send_run(prep: Prepared, args: list[str], fds: list[int]) -> bool:
     then discards it and starts its own). On success the socket is closed
     and the status pipe is the caller's (``prep`` must not be closed)."""
     payload = os.fsencode("\0".join(args)) + b"\0"
+    if payload.count(b"\0") != len(args):
+        # as posix_spawn does: a NUL inside an argument or variable would
+        # split it into options of its own
+        raise ValueError("embedded null byte in the program's arguments or environment")
     if len(payload) > MAX_MESSAGE:
         return False
     try:
