@@ -282,3 +282,21 @@ def test_a_trusted_checker_works_on_copies(job, program, tmp_path, unprotected):
     env = job("exec", {**files, "chk_file": program("scribble")}, check_output=True)
     assert env["result_code"] == "OK", env
     _unchanged(files, 0o755)
+
+
+def test_only_cpu_exec_prepares_after_the_run(job, program, monkeypatch):
+    """``exec`` builds the next sandbox while its program runs; ``cpu-exec``
+    (alone on the machine) only after the run."""
+    from sio.workers.executors import supervised
+
+    seen = []
+    real = supervised.supervise
+
+    def spy(spec):
+        seen.append(spec.prepare_during_run)
+        return real(spec)
+
+    monkeypatch.setattr(supervised, "supervise", spy)
+    for job_type in ("exec", "cpu-exec"):
+        assert _exec(job, program, "sum", job_type=job_type)["result_code"] == "OK"
+    assert seen == [True, False]
