@@ -117,6 +117,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sio.workers.executors.base import BaseExecutor, noquote
+from sio.workers.supervisor.slots import devnull_fd
 from sio.workers.supervisor.supervisor import (
     PROFILES,
     CpuClock,
@@ -287,7 +288,7 @@ class SupervisedExecutor(BaseExecutor):
              stack: contextlib.ExitStack) -> dict[str, Any]:
         kw = ctx.options
         capture = kw.get("capture_output", False)
-        devnull = _devnull()
+        devnull = devnull_fd()
         stdin = _fd_of(kw.get("stdin"), devnull)
         if capture:
             capture_file = stack.enter_context(tempfile.TemporaryFile())
@@ -378,17 +379,6 @@ def _make_traversable(path: str) -> None:
     mode = os.stat(path).st_mode
     if mode & 0o005 != 0o005:
         os.chmod(path, (mode & 0o7777) | 0o005)
-
-
-_devnull_fd: int | None = None
-
-
-def _devnull() -> int:
-    """``/dev/null`` opened read-write, once per process."""
-    global _devnull_fd
-    if _devnull_fd is None:
-        _devnull_fd = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
-    return _devnull_fd
 
 
 def _fd_of(stream: Any, default: int) -> int:

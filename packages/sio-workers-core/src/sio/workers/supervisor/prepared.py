@@ -43,6 +43,8 @@ import socket
 import threading
 import weakref
 
+from sio.workers.supervisor.slots import devnull_fd
+
 MAX_MESSAGE = (1 << 16) - 1
 """The launcher's message buffer; a run that does not fit starts its own."""
 
@@ -83,8 +85,6 @@ class _ThreadState(threading.local):
 
 
 _local = _ThreadState()
-_devnull: int | None = None
-_devnull_lock = threading.Lock()
 
 
 def enabled() -> bool:
@@ -195,11 +195,7 @@ def prepare_next(launcher: str, root_args: tuple[str, ...], key: tuple[str, ...]
 
 def _spawn(launcher: str, root_args: tuple[str, ...], key: tuple[str, ...], tmp: str,
            unreaped: set[int]) -> Prepared | None:
-    global _devnull
-    with _devnull_lock:
-        if _devnull is None:
-            _devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
-        devnull = _devnull
+    devnull = devnull_fd()
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     status_r, status_w = os.pipe()
     child = [devnull, devnull, devnull, status_w, None, theirs.fileno()]

@@ -112,6 +112,18 @@ def slot_netns(index: int, launcher: str) -> str | None:
     return None
 
 
+_devnull_fd: int | None = None
+
+
+def devnull_fd() -> int:
+    """``/dev/null`` opened read-write (close-on-exec), once per process."""
+    global _devnull_fd
+    with _cgroups_lock:
+        if _devnull_fd is None:
+            _devnull_fd = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+        return _devnull_fd
+
+
 _netns_fds: dict[str, int] = {}
 
 
