@@ -300,3 +300,29 @@ def test_only_cpu_exec_prepares_after_the_run(job, program, monkeypatch):
     for job_type in ("exec", "cpu-exec"):
         assert _exec(job, program, "sum", job_type=job_type)["result_code"] == "OK"
     assert seen == [True, False]
+
+
+@pytest.mark.parametrize("key", ["in_file", "hint_file", "exe_file"])
+def test_a_missing_local_file_is_a_clear_failure(job, program, tmp_path, key):
+    files = _local_files(tmp_path, program("sum"))
+    files[key].unlink()
+    env = job("exec", files, check_output=True)
+    assert env["result"] == "FAILURE"
+    assert "no such local file" in env["exception"] and files[key].name in env["exception"]
+    (tmp_path / "again").mkdir()
+    files = _local_files(tmp_path / "again", program("sum"))  # the worker goes on
+    assert job("exec", files, check_output=True)["result_code"] == "OK"
+
+
+def test_symlinked_local_sources_are_copied(job, program, tmp_path):
+    """A symlink is never opened in place (the worker reads with
+    O_NOFOLLOW): it is copied, and the job works as with plain files."""
+    files = _local_files(tmp_path, program("sum"))
+    links = {}
+    for key, path in files.items():
+        link = tmp_path / f"link-{path.name}"
+        link.symlink_to(path)
+        links[key] = link
+    env = job("exec", links, check_output=True)
+    assert (env["result_code"], env["result_string"]) == ("OK", "ok"), env
+    _unchanged(files, 0o755)
