@@ -95,6 +95,11 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
 # Flower and `celery events`.
 CELERY_SEND_EVENTS = True
 CELERY_SEND_TASK_SENT_EVENT = True
+# Celery's consumer, publishing the worker's task events in batches: at most
+# every SIO_EVENT_FLUSH_INTERVAL seconds (0: after each turn of the event
+# loop, as Celery does). See sio.celery.consumer.
+CELERYD_CONSUMER = "sio.celery.consumer:Consumer"
+SIO_EVENT_FLUSH_INTERVAL = 0.1
 
 CELERY_TASK_RESULT_EXPIRES = 24 * 3600
 

@@ -1,0 +1,153 @@
+"""Task events of sio-celery-worker: batched on a timer, never lost at a stop.
+
+A real worker on Redis with a custom configuration module setting
+``SIO_EVENT_FLUSH_INTERVAL``, and a real Celery event receiver (what Flower
+and ``celery events`` use) listening on the same broker.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import defaultdict
+
+import pytest
+
+from sio.celery import TASK_NAME
+from sio.celery.consumer import Consumer
+
+
+class EventLog:
+    """Every task event a Celery event receiver sees, in a thread."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+        self.events: dict[str, list[dict]] = defaultdict(list)
+        self.lock = threading.Lock()
+        self.ready = threading.Event()
+        self.receiver = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _on_event(self, event: dict) -> None:
+        if event["type"].startswith("task-") and "uuid" in event:
+            with self.lock:
+                self.events[event["uuid"]].append(event)
+
+    def _run(self) -> None:
+        with self.app.connection() as conn:
+            receiver = self.app.events.Receiver(conn, handlers={"*": self._on_event})
+            self.receiver = receiver
+            on_ready = receiver.on_consume_ready
+
+            def consuming(*args, **kwargs):
+                on_ready(*args, **kwargs)
+                self.ready.set()
+
+            receiver.on_consume_ready = consuming
+            receiver.capture(limit=None, timeout=None, wakeup=False)
+
+    def __enter__(self) -> EventLog:
+        self.thread.start()
+        assert self.ready.wait(30), "the event receiver did not start"
+        time.sleep(0.5)  # Redis fan-out: the subscription is in place once consuming
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.receiver.should_stop = True
+        self.thread.join(10)
+
+    def types(self, task_id: str) -> list[str]:
+        with self.lock:
+            return [e["type"] for e in self.events.get(task_id, [])]
+
+
+def test_default_config_selects_the_batching_consumer():
+    from celery import Celery
+
+    app = Celery(set_as_current=False)
+    app.config_from_object("sio.celery.default_config")
+    assert app.conf.worker_consumer == "sio.celery.consumer:Consumer"
+    assert app.conf.get("SIO_EVENT_FLUSH_INTERVAL") == 0.1
+    from sio.celery import app as sio_app
+
+    assert sio_app.conf.worker_consumer == "sio.celery.consumer:Consumer"
+
+
+def test_events_wait_for_the_timer_and_are_flushed_when_the_worker_stops(
+    tmp_path, start_worker, make_client, redis_url, monkeypatch
+):
+    (tmp_path / "events_test_config.py").write_text(
+        "from sio.celery.default_config import *  # noqa: F403\nSIO_EVENT_FLUSH_INTERVAL = 600\n"
+    )
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    worker = start_worker(
+        "-c", "1", broker=redis_url, env={"CELERY_CONFIG_MODULE": "events_test_config"}
+    )
+    client = make_client(redis_url)
+    with EventLog(client) as log:
+        results = [
+            client.send_task(TASK_NAME, args=[{"job_type": "ping", "ping": i}], queue="sioworkers")
+            for i in range(2)
+        ]
+        for res in results:
+            assert res.get(timeout=60)["result"] == "SUCCESS"
+        time.sleep(2)
+        # Results and acknowledgements never wait for events; the worker's
+        # events are still buffered (6 events, under Celery's limit of 24).
+        for res in results:
+            assert log.types(res.id) == ["task-sent"]
+        worker.stop()  # warm shutdown publishes the buffer
+        assert worker.proc.returncode is not None
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not all(
+            "task-succeeded" in log.types(r.id) for r in results
+        ):
+            time.sleep(0.2)
+    for res in results:
+        assert log.types(res.id) == [
+            "task-sent",
+            "task-received",
+            "task-started",
+            "task-succeeded",
+        ], worker.output()
+        succeeded = log.events[res.id][-1]
+        received = log.events[res.id][1]
+        assert succeeded["runtime"] >= 0
+        # Each event keeps the time it was made at, not the time it was published.
+        assert received["timestamp"] <= succeeded["timestamp"] <= received["timestamp"] + 10
+
+
+def test_a_full_buffer_is_published_at_once(
+    tmp_path, start_worker, make_client, redis_url, monkeypatch
+):
+    (tmp_path / "events_test_config.py").write_text(
+        "from sio.celery.default_config import *  # noqa: F403\nSIO_EVENT_FLUSH_INTERVAL = 600\n"
+    )
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    start_worker("-c", "1", broker=redis_url, env={"CELERY_CONFIG_MODULE": "events_test_config"})
+    client = make_client(redis_url)
+    with EventLog(client) as log:
+        results = [
+            client.send_task(TASK_NAME, args=[{"job_type": "ping", "ping": i}], queue="sioworkers")
+            for i in range(12)
+        ]
+        for res in results:
+            res.get(timeout=60)
+        # 36 task events > 24: the first 24 go out without waiting for the timer.
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not any(
+            "task-succeeded" in log.types(r.id) for r in results
+        ):
+            time.sleep(0.2)
+        assert log.types(results[0].id)[-1] == "task-succeeded"
+
+
+@pytest.mark.parametrize("value, expected", [(0, 0.0), ("0.25", 0.25), (-1, 0.0), ("x", 0.1)])
+def test_flush_interval_setting(value, expected):
+    from celery import Celery
+
+    app = Celery(set_as_current=False)
+    app.conf.SIO_EVENT_FLUSH_INTERVAL = value
+    consumer = Consumer.__new__(Consumer)
+    consumer.app = app
+    assert consumer.event_flush_interval == expected
