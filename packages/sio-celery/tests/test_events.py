@@ -151,3 +151,44 @@ def test_flush_interval_setting(value, expected):
     consumer = Consumer.__new__(Consumer)
     consumer.app = app
     assert consumer.event_flush_interval == expected
+
+
+def test_buffered_events_survive_a_lost_broker_connection(
+    tmp_path, start_worker, make_client, redis_url, monkeypatch
+):
+    import redis
+
+    (tmp_path / "events_test_config.py").write_text(
+        "from sio.celery.default_config import *  # noqa: F403\nSIO_EVENT_FLUSH_INTERVAL = 600\n"
+    )
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    worker = start_worker(
+        "-c", "1", broker=redis_url, env={"CELERY_CONFIG_MODULE": "events_test_config"}
+    )
+    client = make_client(redis_url)
+    admin = redis.Redis.from_url(redis_url)
+    with EventLog(client) as log:
+        result = client.send_task(
+            TASK_NAME, args=[{"job_type": "ping", "ping": 1}], queue="sioworkers"
+        )
+        assert result.get(timeout=60)["result"] == "SUCCESS"
+        assert log.types(result.id) == ["task-sent"]
+        # Every connection but the receiver's subscription: the worker's
+        # consumer loses the broker and reconnects.
+        killed = admin.client_kill_filter(_type="normal", skipme=True)
+        assert killed >= 1
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and "task-succeeded" not in log.types(result.id):
+            time.sleep(0.2)
+        assert log.types(result.id) == [
+            "task-sent",
+            "task-received",
+            "task-started",
+            "task-succeeded",
+        ], worker.output()
+        # ...and the worker goes on serving.
+        again = client.send_task(
+            TASK_NAME, args=[{"job_type": "ping", "ping": 2}], queue="sioworkers"
+        )
+        assert again.get(timeout=60)["result"] == "SUCCESS"
+    admin.close()
