@@ -173,6 +173,13 @@ def test_buffered_events_survive_a_lost_broker_connection(
         )
         assert result.get(timeout=60)["result"] == "SUCCESS"
         assert log.types(result.id) == ["task-sent"]
+        # The result comes before the late acknowledgement: wait for it, so
+        # that the kill finds the consumer waiting for the next job.
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and admin.hlen("unacked"):
+            time.sleep(0.1)
+        assert not admin.hlen("unacked")
+        time.sleep(0.5)
         # Every connection but the receiver's subscription: the worker's
         # consumer loses the broker and reconnects.
         killed = admin.client_kill_filter(_type="normal", skipme=True)
@@ -186,9 +193,37 @@ def test_buffered_events_survive_a_lost_broker_connection(
             "task-started",
             "task-succeeded",
         ], worker.output()
+        assert "Connection to broker lost" in worker.output()
         # ...and the worker goes on serving.
         again = client.send_task(
             TASK_NAME, args=[{"job_type": "ping", "ping": 2}], queue="sioworkers"
         )
         assert again.get(timeout=60)["result"] == "SUCCESS"
     admin.close()
+
+
+def test_one_flush_timer_at_a_time_and_a_cancelled_one_is_replaced():
+    from celery import Celery
+    from kombu.asynchronous import Hub
+
+    app = Celery(set_as_current=False)
+    app.conf.SIO_EVENT_FLUSH_INTERVAL = 30
+    consumer = Consumer.__new__(Consumer)
+    consumer.app = app
+    consumer.hub = Hub()
+    consumer.event_dispatcher = None
+    try:
+        consumer.on_send_event_buffered()
+        first = consumer._event_flush_entry
+        consumer.on_send_event_buffered()
+        assert consumer._event_flush_entry is first
+        assert len(consumer.hub.timer.queue) == 1
+        # A consumer restart cancels the timer entries of the failed connection.
+        consumer.hub.timer.cancel(first)
+        consumer.on_send_event_buffered()
+        assert consumer._event_flush_entry is not first
+        assert not consumer._event_flush_entry.canceled
+        consumer._flush_events_on_timer()  # the timer fired: the next event starts a new one
+        assert consumer._event_flush_entry is None
+    finally:
+        consumer.hub.close()

@@ -42,7 +42,9 @@ EVENT_FLUSH_INTERVAL = 0.1
 class Consumer(CeleryConsumer):
     """Celery's consumer publishing buffered task events on a timer."""
 
-    _event_flush_pending = False
+    #: The timer entry of the next flush (None: none pending). A consumer
+    #: restart may cancel timer entries; a cancelled one is replaced.
+    _event_flush_entry = None
 
     @cached_property
     def event_flush_interval(self) -> float:
@@ -62,12 +64,13 @@ class Consumer(CeleryConsumer):
         interval = self.event_flush_interval
         if not self.hub or interval <= 0:
             super().on_send_event_buffered()
-        elif not self._event_flush_pending:
-            self._event_flush_pending = True
-            self.hub.call_later(interval, self._flush_events_on_timer)
+        else:
+            entry = self._event_flush_entry
+            if entry is None or getattr(entry, "canceled", False):
+                self._event_flush_entry = self.hub.call_later(interval, self._flush_events_on_timer)
 
     def _flush_events_on_timer(self) -> None:
-        self._event_flush_pending = False
+        self._event_flush_entry = None
         self._flush_events()
 
     def _flush_events_quietly(self) -> None:
