@@ -6,8 +6,12 @@ run: start a bare Celery worker (default Celery settings, a task returning
 its argument), the same bare worker with sio-celery's reliability settings
 (late acks, prefetch 1, events) and ``sio-celery-worker``, all with the same
 broker and concurrency, send N jobs to each (``ping`` jobs to sio-workers, ``echo`` to
-the bare one), wait for every result and print jobs/s and the ratio
-sio/bare. Target: ratio >= 0.9 for Redis and RabbitMQ.
+the bare one), wait for every result and print jobs/s, the CPU time a job
+costs the worker (its main and pool processes) and the client, and two
+ratios: sio against the bare worker with the same settings (what running a
+job through sio-workers costs over Celery), and sio against the default bare
+worker (that, plus the price of the settings). Target: ratio >= 0.9 for
+Redis and RabbitMQ.
 
 Usage: .venv/bin/python bench/celery_throughput.py [-n 1000] [-c 2] [--rounds 2]
        [--brokers redis,amqp,embedded]
@@ -90,7 +94,8 @@ def stop(proc: subprocess.Popen) -> None:
 
 
 def tree_cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds used so far by ``pid`` and its children."""
+    """User + system CPU seconds used so far by ``pid`` and its direct
+    children (a worker's pool processes)."""
     total = 0.0
     tick = os.sysconf("SC_CLK_TCK")
     for entry in Path("/proc").iterdir():
