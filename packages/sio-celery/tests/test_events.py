@@ -61,6 +61,21 @@ class EventLog:
             return [e["type"] for e in self.events.get(task_id, [])]
 
 
+@pytest.fixture
+def slow_flush_worker(tmp_path, start_worker, make_client, redis_url, monkeypatch):
+    """``(worker, client)``: one sio-celery-worker process on Redis whose
+    configuration module sets ``SIO_EVENT_FLUSH_INTERVAL = 600``, so events
+    go out only when 24 are waiting, at a stop or at a lost connection."""
+    (tmp_path / "events_test_config.py").write_text(
+        "from sio.celery.default_config import *  # noqa: F403\nSIO_EVENT_FLUSH_INTERVAL = 600\n"
+    )
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    worker = start_worker(
+        "-c", "1", broker=redis_url, env={"CELERY_CONFIG_MODULE": "events_test_config"}
+    )
+    return worker, make_client(redis_url)
+
+
 def test_default_config_selects_the_batching_consumer():
     from celery import Celery
 
@@ -73,17 +88,8 @@ def test_default_config_selects_the_batching_consumer():
     assert sio_app.conf.worker_consumer == "sio.celery.consumer:Consumer"
 
 
-def test_events_wait_for_the_timer_and_are_flushed_when_the_worker_stops(
-    tmp_path, start_worker, make_client, redis_url, monkeypatch
-):
-    (tmp_path / "events_test_config.py").write_text(
-        "from sio.celery.default_config import *  # noqa: F403\nSIO_EVENT_FLUSH_INTERVAL = 600\n"
-    )
-    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
-    worker = start_worker(
-        "-c", "1", broker=redis_url, env={"CELERY_CONFIG_MODULE": "events_test_config"}
-    )
-    client = make_client(redis_url)
+def test_events_wait_for_the_timer_and_are_flushed_when_the_worker_stops(slow_flush_worker):
+    worker, client = slow_flush_worker
     with EventLog(client) as log:
         results = [
             client.send_task(TASK_NAME, args=[{"job_type": "ping", "ping": i}], queue="sioworkers")
@@ -117,15 +123,8 @@ def test_events_wait_for_the_timer_and_are_flushed_when_the_worker_stops(
         assert received["timestamp"] <= succeeded["timestamp"] <= received["timestamp"] + 10
 
 
-def test_a_full_buffer_is_published_at_once(
-    tmp_path, start_worker, make_client, redis_url, monkeypatch
-):
-    (tmp_path / "events_test_config.py").write_text(
-        "from sio.celery.default_config import *  # noqa: F403\nSIO_EVENT_FLUSH_INTERVAL = 600\n"
-    )
-    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
-    start_worker("-c", "1", broker=redis_url, env={"CELERY_CONFIG_MODULE": "events_test_config"})
-    client = make_client(redis_url)
+def test_a_full_buffer_is_published_at_once(slow_flush_worker):
+    _, client = slow_flush_worker
     with EventLog(client) as log:
         results = [
             client.send_task(TASK_NAME, args=[{"job_type": "ping", "ping": i}], queue="sioworkers")
@@ -153,19 +152,10 @@ def test_flush_interval_setting(value, expected):
     assert consumer.event_flush_interval == expected
 
 
-def test_buffered_events_survive_a_lost_broker_connection(
-    tmp_path, start_worker, make_client, redis_url, monkeypatch
-):
+def test_buffered_events_survive_a_lost_broker_connection(slow_flush_worker, redis_url):
     import redis
 
-    (tmp_path / "events_test_config.py").write_text(
-        "from sio.celery.default_config import *  # noqa: F403\nSIO_EVENT_FLUSH_INTERVAL = 600\n"
-    )
-    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
-    worker = start_worker(
-        "-c", "1", broker=redis_url, env={"CELERY_CONFIG_MODULE": "events_test_config"}
-    )
-    client = make_client(redis_url)
+    worker, client = slow_flush_worker
     admin = redis.Redis.from_url(redis_url)
     with EventLog(client) as log:
         result = client.send_task(
