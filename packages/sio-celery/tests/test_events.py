@@ -61,6 +61,14 @@ class EventLog:
             return [e["type"] for e in self.events.get(task_id, [])]
 
 
+def send_pings(client, count: int) -> list:
+    """Send ``count`` ping jobs; their AsyncResults."""
+    return [
+        client.send_task(TASK_NAME, args=[{"job_type": "ping", "ping": i}], queue="sioworkers")
+        for i in range(count)
+    ]
+
+
 @pytest.fixture
 def slow_flush_worker(tmp_path, start_worker, make_client, redis_url, monkeypatch):
     """``(worker, client)``: one sio-celery-worker process on Redis whose
@@ -91,10 +99,7 @@ def test_default_config_selects_the_batching_consumer():
 def test_events_wait_for_the_timer_and_are_flushed_when_the_worker_stops(slow_flush_worker):
     worker, client = slow_flush_worker
     with EventLog(client) as log:
-        results = [
-            client.send_task(TASK_NAME, args=[{"job_type": "ping", "ping": i}], queue="sioworkers")
-            for i in range(2)
-        ]
+        results = send_pings(client, 2)
         for res in results:
             assert res.get(timeout=60)["result"] == "SUCCESS"
         time.sleep(2)
@@ -126,10 +131,7 @@ def test_events_wait_for_the_timer_and_are_flushed_when_the_worker_stops(slow_fl
 def test_a_full_buffer_is_published_at_once(slow_flush_worker):
     _, client = slow_flush_worker
     with EventLog(client) as log:
-        results = [
-            client.send_task(TASK_NAME, args=[{"job_type": "ping", "ping": i}], queue="sioworkers")
-            for i in range(12)
-        ]
+        results = send_pings(client, 12)
         for res in results:
             res.get(timeout=60)
         # 36 task events > 24: the first 24 go out without waiting for the timer.
@@ -158,9 +160,7 @@ def test_buffered_events_survive_a_lost_broker_connection(slow_flush_worker, red
     worker, client = slow_flush_worker
     admin = redis.Redis.from_url(redis_url)
     with EventLog(client) as log:
-        result = client.send_task(
-            TASK_NAME, args=[{"job_type": "ping", "ping": 1}], queue="sioworkers"
-        )
+        (result,) = send_pings(client, 1)
         assert result.get(timeout=60)["result"] == "SUCCESS"
         assert log.types(result.id) == ["task-sent"]
         # The result comes before the late acknowledgement: wait for it, so
@@ -185,9 +185,7 @@ def test_buffered_events_survive_a_lost_broker_connection(slow_flush_worker, red
         ], worker.output()
         assert "Connection to broker lost" in worker.output()
         # ...and the worker goes on serving.
-        again = client.send_task(
-            TASK_NAME, args=[{"job_type": "ping", "ping": 2}], queue="sioworkers"
-        )
+        (again,) = send_pings(client, 1)
         assert again.get(timeout=60)["result"] == "SUCCESS"
     admin.close()
 
