@@ -1,9 +1,9 @@
 """Fixtures of the sio-celery tests: real brokers, real worker processes.
 
 * ``redis_url`` — ``redis://127.0.0.1:6379/11``, a database only these tests
-  use, flushed before and after each test.
-* ``amqp_url`` — a RabbitMQ virtual host of its own (``sio-celery-test``),
-  created for the session and deleted at its end.
+  use, flushed before and after each test (``$SIO_TEST_REDIS_DB`` picks another).
+* ``amqp_url`` — a RabbitMQ virtual host of its own (``sio-celery-test``, or
+  ``$SIO_TEST_RABBIT_VHOST``), created for the session and deleted at its end.
 * ``data_dir`` — a private ``SIO_CELERY_DATA_DIR`` (embedded broker files).
 * ``test_jobs`` — a tiny distribution (a ``.dist-info`` and a module in a
   temporary directory) registering the jobs ``celery-test-sleep`` (records
@@ -34,8 +34,9 @@ from pathlib import Path
 import pytest
 
 VENV_BIN = Path(sys.executable).parent
-REDIS_DB = 11
-RABBIT_VHOST = "sio-celery-test"
+#: overridable so that two checkouts can run these tests on one machine at once
+REDIS_DB = int(os.environ.get("SIO_TEST_REDIS_DB", "11"))
+RABBIT_VHOST = os.environ.get("SIO_TEST_RABBIT_VHOST", "sio-celery-test")
 
 TEST_JOBS = '''
 """Jobs used only by the sio-celery tests."""
