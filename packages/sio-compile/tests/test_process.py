@@ -7,6 +7,8 @@ import os
 import sys
 import time
 
+import pytest
+
 from sio.compilers.process import FLOOD_MINIMUM, run_limited
 
 ENV = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
@@ -26,22 +28,42 @@ def test_arguments_are_not_interpreted_by_a_shell(tmp_path):
     assert not (tmp_path / "PWNED").exists()
 
 
-def test_wall_limit_kills_the_whole_tree(tmp_path):
-    pidfile = tmp_path / "pid"
-    script = f"sleep 60 & echo $! > {pidfile}; wait"
+def _running(marker: str) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    if marker.encode() in f.read().split(b"\0"):
+                        found.append(int(entry))
+            except OSError:
+                pass
+    return found
+
+
+def test_wall_limit_kills_the_whole_tree():
+    marker = f"{60 + os.getpid() % 1000 / 1000:.3f}"  # a sleep only this test runs
+    script = f"sleep {marker} & (setsid sleep {marker} &); wait"
     start = time.monotonic()
     result = _run(["/bin/sh", "-c", script], real_time_limit=500)
     assert result.killed == "real_time"
     assert time.monotonic() - start < 30
-    child = int(pidfile.read_text())
-    time.sleep(0.1)
-    try:
-        os.kill(child, 0)
-        with open(f"/proc/{child}/stat") as f:
-            alive = f.read().split()[2] != "Z"
-    except ProcessLookupError:
-        alive = False
-    assert not alive
+    assert _running(marker) == []
+
+
+def test_a_missing_compiler_is_an_error_not_a_verdict(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        _run(["no-such-compiler-anywhere"])
+    with pytest.raises(FileNotFoundError):
+        _run(["./missing"], cwd=tmp_path)
+    (tmp_path / "plain").write_text("not a program")
+    with pytest.raises(PermissionError):
+        _run(["./plain"], cwd=tmp_path)
+
+
+def test_runs_in_the_given_directory(tmp_path):
+    result = _run(["pwd"], cwd=tmp_path)
+    assert result.ok and result.output == f"{tmp_path}\n".encode()
 
 
 def test_output_is_capped_and_a_flood_stopped():

@@ -18,7 +18,6 @@ import logging
 import os
 import shutil
 import signal
-import subprocess
 import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -315,12 +314,15 @@ class Compiler:
             if environ["exec_info"].get("mode") == "executable":
                 os.chmod(artefact, 0o755)  # stores keep no file modes
             try:
-                proc = subprocess.run(run_command(environ["exec_info"], artefact),
-                                      capture_output=True, timeout=60, cwd=tmp)
-            except (OSError, subprocess.TimeoutExpired) as exc:
+                proc = run_limited(run_command(environ["exec_info"], artefact), cwd=tmp,
+                                   env=os.environ, time_limit=None, real_time_limit=60000,
+                                   mem_limit=None, output_limit=4096)
+            except OSError as exc:
                 return f"hello does not run: {exc}"
-            if proc.stdout.decode(errors="replace") != self.hello_output:
-                return (f"hello printed {proc.stdout[:100]!r} (exit {proc.returncode}), "
+            if proc.killed:
+                return f"hello does not run: killed ({proc.killed} limit)"
+            if proc.output.decode(errors="replace") != self.hello_output:
+                return (f"hello printed {proc.output[:100]!r} (exit {proc.return_code}), "
                         f"expected {self.hello_output!r}")
         return True
 

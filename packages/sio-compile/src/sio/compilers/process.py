@@ -1,11 +1,24 @@
-"""Running one compiler command under limits, without a shell.
+"""Running one compiler command under limits, through the executors.
 
-Compilers need three things a generic executor does not promise: the
-command is an argv list executed directly (shell metacharacters in arguments
-and file names stay plain text), the whole process tree (driver, ``cc1plus``,
-``as``, ``ld``, PRoot and its tracees) is killed when the wall-clock limit
-fires, and the compiler's messages are captured up to a limit while the rest
-is drained (and the run stopped when a compiler floods its output).
+A compiler command is run by :func:`sio.workers.executors.process.run_command`
+— the one process runner of sio-workers, under
+:class:`~sio.workers.executors.UnprotectedExecutor` — with the compiler's own
+fixed environment (:meth:`~sio.compilers.base.Compiler.command_env`; an
+executor would set its own locale), so compiles get the same limits,
+capture, wall-clock limit and kill-on-death as every other run: the whole
+process tree (driver, ``cc1plus``, ``as``, ``ld``, bubblewrap or PRoot and
+their tracees) is killed when the wall-clock limit fires or the worker dies.
+What compilers add here:
+
+* the command is an argv list executed directly (shell metacharacters in
+  arguments and file names stay plain text), and a program that does not
+  exist or cannot be executed is a worker-side error (``OSError``), never a
+  compile error of the submission;
+* stdout and stderr are captured interleaved, up to ``output_limit`` bytes;
+  the rest is drained, and once the compiler wrote more than
+  ``max(FLOOD_MINIMUM, FLOOD_FACTOR * output_limit)`` bytes it is flooding
+  and the run is stopped;
+* no core dumps; every file written is capped at ``file_size_limit`` bytes.
 
 Limits: ``time_limit`` is CPU ms per process (``RLIMIT_CPU``),
 ``real_time_limit`` wall ms for the whole run, ``mem_limit`` KiB of address
@@ -16,15 +29,14 @@ reserve address space), ``file_size_limit`` bytes per written file
 
 from __future__ import annotations
 
-import math
+import errno
 import os
-import resource
-import select
-import signal
-import subprocess
-import time
+import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+
+from sio.workers.executors.command import ExecError
+from sio.workers.executors.process import run_command
 
 #: Messages beyond the output limit are read and dropped; after this many
 #: bytes in all the compiler is considered to be flooding and is killed.
@@ -52,34 +64,23 @@ class RunResult:
         return self.return_code == 0 and self.killed is None
 
 
-def _limits(time_limit: int | None, mem_limit: int | None,
-            file_size_limit: int | None):
-    def apply() -> None:
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        if time_limit is not None:
-            seconds = max(1, math.ceil(time_limit / 1000))
-            resource.setrlimit(resource.RLIMIT_CPU, (seconds, seconds + 1))
-        if mem_limit is not None:
-            size = mem_limit * 1024
-            resource.setrlimit(resource.RLIMIT_AS, (size, size))
-        if file_size_limit is not None:
-            resource.setrlimit(resource.RLIMIT_FSIZE,
-                               (file_size_limit, file_size_limit))
-
-    return apply
-
-
-def _kill_group(pgid: int) -> None:
-    try:
-        os.killpg(pgid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
+def _check_executable(program: str, cwd: str, env: Mapping[str, str]) -> None:
+    """Raise ``OSError`` unless ``program`` can be executed (looked up in the
+    ``PATH`` of ``env`` when it has no slash, like ``execvp``)."""
+    if "/" in program:
+        path = os.path.join(cwd, program)
+        if not os.path.exists(path):
+            raise FileNotFoundError(errno.ENOENT, "no such file", program)
+        if os.path.isdir(path) or not os.access(path, os.X_OK):
+            raise PermissionError(errno.EACCES, "not executable", program)
+    elif shutil.which(program, path=env.get("PATH", os.defpath)) is None:
+        raise FileNotFoundError(errno.ENOENT, "not found in PATH", program)
 
 
 def run_limited(
-    argv: Sequence[str],
+    argv: Sequence[str | os.PathLike[str]],
     *,
-    cwd: str | os.PathLike,
+    cwd: str | os.PathLike[str],
     env: Mapping[str, str],
     time_limit: int | None,
     real_time_limit: int | None,
@@ -87,64 +88,41 @@ def run_limited(
     output_limit: int | None,
     file_size_limit: int | None = None,
 ) -> RunResult:
-    """Run ``argv`` (no shell) in its own session and return a
-    :class:`RunResult`. Never raises for a failing command; raises ``OSError``
-    when the program cannot be started at all."""
+    """Run ``argv`` (no shell) in ``cwd`` and return a :class:`RunResult`.
+    Never raises for a failing command; raises ``OSError`` when the program
+    cannot be started at all."""
     argv = [os.fspath(a) for a in argv]
-    start = time.monotonic()
-    deadline = None if real_time_limit is None else start + real_time_limit / 1000
-    proc = subprocess.Popen(
-        argv,
-        cwd=cwd,
-        env=dict(env),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-        close_fds=True,
-        preexec_fn=_limits(time_limit, mem_limit, file_size_limit),  # noqa: PLW1509
-    )
-    flood = None
-    if output_limit is not None:
-        flood = max(FLOOD_MINIMUM, FLOOD_FACTOR * output_limit)
-    kept = bytearray()
-    size = 0
-    killed: str | None = None
-    fd = proc.stdout.fileno()
-    poller = select.poll()  # not select(): fds above 1024 in long-lived workers
-    poller.register(fd, select.POLLIN | select.POLLHUP | select.POLLERR)
+    cwd = os.fspath(cwd)
+    if not argv:
+        raise FileNotFoundError(errno.ENOENT, "empty command")
+    _check_executable(argv[0], cwd, env)
+    flood = None if output_limit is None else max(FLOOD_MINIMUM, FLOOD_FACTOR * output_limit)
     try:
-        while True:
-            timeout = None if deadline is None else deadline - time.monotonic()
-            if timeout is not None and timeout <= 0:
-                killed = "real_time"
-                break
-            if not poller.poll(None if timeout is None else max(1, int(timeout * 1000))):
-                continue
-            chunk = os.read(fd, 65536)
-            if not chunk:
-                break
-            size += len(chunk)
-            if output_limit is None or len(kept) < output_limit:
-                room = len(chunk) if output_limit is None else output_limit - len(kept)
-                kept += chunk[:room]
-            if flood is not None and size > flood:
-                killed = "output"
-                break
-        if killed is None:
-            timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
-            try:
-                proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                killed = "real_time"
-    finally:
-        _kill_group(proc.pid)
-        proc.wait()
-        proc.stdout.close()
+        renv = run_command(
+            argv,
+            env=dict(env),
+            capture_output=True,
+            forward_stderr=True,
+            output_limit=output_limit,
+            time_limit=time_limit,
+            real_time_limit=real_time_limit,
+            mem_limit=mem_limit,
+            file_size_limit=file_size_limit,
+            core_limit=0,
+            output_kill_limit=flood,
+            cwd=cwd,
+        )
+    except ExecError as exc:
+        raise OSError(errno.EIO, str(exc)) from exc
+    killed = None
+    if renv.get("output_killed"):
+        killed = "output"
+    elif renv.get("real_time_killed"):
+        killed = "real_time"
     return RunResult(
-        return_code=proc.returncode,
-        output=bytes(kept),
-        output_size=size,
+        return_code=renv["return_code"],
+        output=renv["stdout"],
+        output_size=renv["stdout_size"],
         killed=killed,
-        real_time_used=int((time.monotonic() - start) * 1000),
+        real_time_used=renv["real_time_used"],
     )

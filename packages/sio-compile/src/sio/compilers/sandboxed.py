@@ -34,11 +34,11 @@ import contextlib
 import functools
 import os
 import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import ClassVar
 
+from sio.compilers.process import run_limited
 from sio.workers import Failure
 
 SANDBOX_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -61,13 +61,14 @@ def bwrap_binary() -> str | None:
 @functools.lru_cache(maxsize=4)
 def _bwrap_works(binary: str) -> bool:
     try:
-        proc = subprocess.run(
+        proc = run_limited(
             [binary, "--ro-bind", "/", "/", "--unshare-all", "--die-with-parent",
              "--cap-drop", "ALL", "true"],
-            stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
-    except (OSError, subprocess.TimeoutExpired):
+            cwd="/", env=os.environ, time_limit=None, real_time_limit=30000,
+            mem_limit=None, output_limit=4096)
+    except OSError:
         return False
-    return proc.returncode == 0
+    return proc.ok
 
 
 def isolation() -> str:

@@ -186,6 +186,7 @@ def run_command(
     core_limit: int | None = None,
     output_kill_limit: int | None = None,
     rusage: bool = False,
+    cwd: str | os.PathLike[str] | None = None,
     **_ignored: Any,
 ) -> dict[str, Any]:
     """Run ``command`` (a list, see :func:`~sio.workers.executors.command.shell_join`,
@@ -206,6 +207,8 @@ def run_command(
     options = ["-p", str(os.getpid())]
     if real_time_limit is not None:
         options += ["-T", str(real_time_limit)]
+    if cwd is not None:
+        options += ["-C", os.fspath(cwd)]
     options += _rlimit_args(time_limit, mem_limit, file_size_limit, core_limit)
     with contextlib.ExitStack() as stack:
         devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)

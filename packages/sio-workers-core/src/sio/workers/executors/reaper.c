@@ -3,13 +3,14 @@
  * watches it. Every process the command starts dies with the run, with the
  * wall-clock limit, and with the worker.
  *
- * Usage: sio-reaper -p PPID [-T WALL_MS] [-r RES:SOFT:HARD]... -- ARGV0 [ARGS...]
+ * Usage: sio-reaper -p PPID [-T WALL_MS] [-C DIR] [-r RES:SOFT:HARD]... -- ARGV0 [ARGS...]
  *   fd 0-2  the command's stdio
  *   fd 3    the report pipe (write end)
  *   -p PPID the worker's pid. The reaper sets PR_SET_PDEATHSIG(SIGKILL) and
  *           exits 125 at once when its parent is no longer PPID (the worker
  *           died before that)
  *   -T MS   the wall-clock limit, enforced here (not by the worker)
+ *   -C DIR  the command's working directory (entered just before its exec)
  *   -r      an rlimit of the command (RES is the numeric resource), set in
  *           the command just before its exec; repeatable
  *   ARGV0   looked up in PATH like a shell's simple command: execvp (which
@@ -103,6 +104,8 @@ static long long tv_us(struct timeval tv) {
     return (long long)tv.tv_sec * 1000000 + tv.tv_usec;
 }
 
+static const char *workdir; /* -C: the command's working directory */
+
 /* In C: never returns. */
 static void run_command(char **argv) {
     sigset_t none;
@@ -113,6 +116,10 @@ static void run_command(char **argv) {
     /* Without a namespace nothing else would take the command down with a
      * dead worker (with one this is redundant: I's death kills it). */
     prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (workdir && chdir(workdir) < 0) {
+        fprintf(stderr, "sio-reaper: cannot enter %s: %s\n", workdir, strerror(errno));
+        _exit(126);
+    }
     for (int i = 0; i < n_rlims; i++) {
         struct rlimit rl = {rlims[i].soft, rlims[i].hard};
         if (setrlimit(rlims[i].res, &rl) < 0) {
@@ -226,6 +233,7 @@ int main(int argc, char **argv) {
         const char *v = argv[++i];
         if (a[1] == 'p') ppid = atoll(v);
         else if (a[1] == 'T') wall_ms = atoll(v);
+        else if (a[1] == 'C') workdir = v;
         else if (a[1] == 'r') {
             unsigned long long res, soft, hard;
             if (n_rlims == MAX_RLIMITS || sscanf(v, "%llu:%llu:%llu", &res, &soft, &hard) != 3)
