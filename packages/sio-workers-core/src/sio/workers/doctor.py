@@ -233,9 +233,26 @@ def check_executors(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
         "ok": True,
         "detail": "no isolation (trusted code only); DetailedUnprotected mem_used "
         + ("exact (sio-reaper)" if reaper.get("built") else
-           "exact once sio-reaper is built (sio-doctor --build)"),
+           "exact once sio-reaper is built (sio-doctor --build)")
+        + "; " + kill_on_death(),
     }
     return out
+
+
+def kill_on_death() -> str:
+    """Whether every process of an unprotected run (compilers, checkers,
+    ``unsafe-exec``, ``ingen``, ``inwer``) dies with a dead worker here
+    (probed with a real run; builds ``sio-reaper`` when it can)."""
+    try:
+        from sio.workers.executors.process import pid_namespace_works
+
+        works = pid_namespace_works()
+    except Exception as exc:  # noqa: BLE001 - report, never crash the doctor
+        return f"kill-on-death unknown ({exc})"
+    if works:
+        return "every process of a run dies with the worker (pid namespace per run)"
+    return ("NO pid namespace per run: a run's command dies with the worker, but what "
+            "it forked may outlive it (run the worker as root)")
 
 
 def configured_executors(arg: str | None) -> list[str]:
