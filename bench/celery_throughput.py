@@ -13,8 +13,15 @@ job through sio-workers costs over Celery), and sio against the default bare
 worker (that, plus the price of the settings). Target: ratio >= 0.9 for
 Redis and RabbitMQ.
 
+With ``--workload exec`` the jobs are the tests of a 100-test submission
+(``-n 100``), sent test by test: ``exec`` jobs of a small binary (local
+files, the default checker) to sio-celery-worker, and to the bare workers a
+task that judges the same test the plain way (a fresh directory,
+``subprocess.run``, a byte compare). Target: ratio against the bare worker
+with sio-celery's settings >= 0.9 for Redis and RabbitMQ.
+
 Usage: .venv/bin/python bench/celery_throughput.py [-n 1000] [-c 2] [--rounds 2]
-       [--brokers redis,amqp,embedded]
+       [--brokers redis,amqp,embedded] [--workload ping|exec]
 Environment: BENCH_REDIS_URL (default redis://127.0.0.1:6379/12, flushed),
 BENCH_AMQP_URL (default amqp://guest:guest@127.0.0.1:5672//).
 """
@@ -58,7 +65,52 @@ if os.environ.get("BENCH_SIO_SETTINGS"):
 @app.task(name="bare.echo")
 def echo(value):
     return value
+
+
+@app.task(name="bare.judge")
+def judge(test):
+    # One test the plain way: a fresh directory, subprocess.run of the
+    # binary, the output compared byte for byte, the directory removed.
+    import shutil
+    import subprocess
+    import tempfile
+
+    workdir = tempfile.mkdtemp()
+    try:
+        out = os.path.join(workdir, "out")
+        with open(test["in"], "rb") as fin, open(out, "wb") as fout:
+            code = subprocess.run([test["exe"]], stdin=fin, stdout=fout).returncode
+        with open(out, "rb") as got, open(test["hint"], "rb") as want:
+            same = got.read() == want.read()
+        return "OK" if code == 0 and same else ("RE" if code else "WA")
+    finally:
+        shutil.rmtree(workdir)
 """
+
+PROGRAM = r"""
+#include <stdio.h>
+int main(void) {
+    long long a, b;
+    if (scanf("%lld %lld", &a, &b) != 2) return 1;
+    printf("%lld\n", a + b);
+    return 0;
+}
+"""
+
+
+def make_tests(tmp: Path, n: int) -> list[dict]:
+    """A binary (compiled here) and ``n`` tests of it: ``{exe, in, hint}``."""
+    tmp.mkdir(parents=True, exist_ok=True)
+    source, exe = tmp / "sum.c", tmp / "sum"
+    source.write_text(PROGRAM)
+    subprocess.run(["gcc", "-O2", "-o", str(exe), str(source)], check=True)
+    tests = []
+    for i in range(n):
+        inp, hint = tmp / f"{i}.in", tmp / f"{i}.out"
+        inp.write_text(f"{i} {i * 7}\n")
+        hint.write_text(f"{i * 8}\n")
+        tests.append({"exe": str(exe), "in": str(inp), "hint": str(hint)})
+    return tests
 
 
 def backend_for(broker: str, data_dir: Path) -> str:
@@ -139,7 +191,8 @@ def purge(app: Celery, queue: str) -> None:
             pass
 
 
-def run_broker(label: str, broker: str, n: int, concurrency: int, rounds: int, tmp: Path):
+def run_broker(label: str, broker: str, n: int, concurrency: int, rounds: int, tmp: Path,
+               workload: str = "ping"):
     data_dir = tmp / f"data-{label}"
     data_dir.mkdir()
     backend = backend_for(broker, data_dir)
@@ -165,18 +218,29 @@ def run_broker(label: str, broker: str, n: int, concurrency: int, rounds: int, t
     purge(bare_client, "bare-echo")
     purge(sio_client, "sioworkers")
 
-    ping = lambda i: {"job_type": "ping", "ping": i}  # noqa: E731
-    echo = lambda i: i  # noqa: E731
+    if workload == "exec":
+        tests = make_tests(tmp / f"tests-{label}", n)
+        sio_arg = lambda i: {  # noqa: E731
+            "job_type": "exec", "use_filetracker": False, "exe_file": tests[i % n]["exe"],
+            "in_file": tests[i % n]["in"], "hint_file": tests[i % n]["hint"],
+            "check_output": True, "exec_time_limit": 1000, "exec_mem_limit": 65536,
+        }
+        bare_arg = lambda i: tests[i % n]  # noqa: E731
+        bare_task = "bare.judge"
+    else:
+        sio_arg = lambda i: {"job_type": "ping", "ping": i}  # noqa: E731
+        bare_arg = lambda i: i  # noqa: E731
+        bare_task = "bare.echo"
     bare_cmd = [str(BIN / "celery"), "-A", "bare_echo_app", "worker", *common]
     variants = {
-        "bare": (bare_cmd, {}, bare_client, "bare.echo", "bare-echo", echo),
+        "bare": (bare_cmd, {}, bare_client, bare_task, "bare-echo", bare_arg),
         "bare+sio-settings": (
             bare_cmd,
             {"BENCH_SIO_SETTINGS": "1"},
             bare_sio_client,
-            "bare.echo",
+            bare_task,
             "bare-echo",
-            echo,
+            bare_arg,
         ),
         "sio": (
             [str(BIN / "sio-celery-worker"), *common, broker],
@@ -184,7 +248,7 @@ def run_broker(label: str, broker: str, n: int, concurrency: int, rounds: int, t
             sio_client,
             TASK_NAME,
             "sioworkers",
-            ping,
+            sio_arg,
         ),
     }
     rates: dict[str, list[float]] = {name: [] for name in variants}
@@ -211,9 +275,11 @@ def run_broker(label: str, broker: str, n: int, concurrency: int, rounds: int, t
     best = {name: max(values) for name, values in rates.items()}
     ratio = best["sio"] / best["bare"]
     like_for_like = best["sio"] / best["bare+sio-settings"]
+    what = "judge" if workload == "exec" else "echo"
+    sio_what = "exec" if workload == "exec" else "ping"
     print(
-        f"{label:9s} bare echo {best['bare']:7.1f} jobs/s | bare echo, sio settings "
-        f"{best['bare+sio-settings']:7.1f} jobs/s | sio-celery-worker ping {best['sio']:7.1f} "
+        f"{label:9s} bare {what} {best['bare']:7.1f} jobs/s | bare {what}, sio settings "
+        f"{best['bare+sio-settings']:7.1f} jobs/s | sio-celery-worker {sio_what} {best['sio']:7.1f} "
         f"jobs/s | ratio sio/bare {ratio:4.2f} | ratio sio/bare-with-sio-settings "
         f"{like_for_like:4.2f}",
         flush=True,
@@ -250,13 +316,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-c", "--concurrency", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=2, help="best of this many rounds")
     parser.add_argument("--brokers", default="redis,amqp,embedded")
+    parser.add_argument("--workload", choices=("ping", "exec"), default="ping",
+                        help="ping jobs against an echo task, or exec jobs of a small binary "
+                        "(sent test by test; -n is the number of tests) against a task "
+                        "judging the same test the plain way")
     args = parser.parse_args(argv)
     urls = {
         "redis": os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12"),
         "amqp": os.environ.get("BENCH_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//"),
     }
     print(
-        f"celery throughput: {args.n} jobs, concurrency {args.concurrency}, "
+        f"celery throughput: {args.n} {args.workload} jobs, concurrency {args.concurrency}, "
         f"best of {args.rounds} round(s); target ratio >= 0.9 (redis, amqp)",
         flush=True,
     )
@@ -274,7 +344,8 @@ def main(argv: list[str] | None = None) -> int:
                 import redis
 
                 redis.Redis.from_url(broker).flushdb()
-            ratios[label] = run_broker(label, broker, args.n, args.concurrency, args.rounds, tmp)
+            ratios[label] = run_broker(label, broker, args.n, args.concurrency, args.rounds, tmp,
+                                       args.workload)
         if "redis" in ratios:
             redis.Redis.from_url(urls["redis"]).flushdb()
     for index, against in (
