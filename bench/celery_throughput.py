@@ -127,6 +127,7 @@ def start(cmd: list[str], env: dict, log: Path) -> subprocess.Popen:
     deadline = time.monotonic() + 120
     while " ready." not in log.read_text(errors="replace"):
         if proc.poll() is not None or time.monotonic() > deadline:
+            stop(proc)
             raise RuntimeError(f"worker did not start:\n{log.read_text(errors='replace')}")
         time.sleep(0.2)
     return proc
