@@ -21,14 +21,16 @@ runs first and only C-level operations touch the bulk of the data:
 
 * while the raw chunks of both files are identical (the common case), they
   are compared with ``==`` into reused buffers, nothing else; the line
-  number of a difference is counted only when there is one (the expected
-  output is read again with :func:`os.pread`);
+  number is counted only once there is a difference (a regular expected
+  output is then read again with :func:`os.preadv`; anything else is counted
+  as it is read);
 * where one file has a run of separators before a line break that the other
   lacks (CRLF against LF line ends, trailing spaces), the other file gets
   that run inserted before each of its LFs (``bytes.replace``), which never
   changes its canonical form, and the lock-step goes on;
-* at the first difference that is neither, both files are canonicalised from
-  there on (the state at that point follows from the common prefix).
+* at the first difference that is neither (or after 8 insertions, or once
+  4 bytes are inserted before each LF: mixed line ends), both files are canonicalised from there on (the state at that
+  point follows from the common prefix).
 
 The verdict comment names the first difference::
 
@@ -350,11 +352,9 @@ class _Stream:
     before every LF, as ``data[pos:end]`` (``data`` is the reused read buffer
     while nothing is inserted)."""
 
-    __slots__ = ("fd", "reader", "raw", "view", "insert", "data", "pos", "end", "eof", "read",
-                 "lines")
+    __slots__ = ("reader", "raw", "view", "insert", "data", "pos", "end", "eof", "read", "lines")
 
     def __init__(self, fd: int, size: int, count_lines: bool = False) -> None:
-        self.fd = fd
         self.reader = io.FileIO(fd, closefd=False)
         self.raw = bytearray(size)
         self.view = memoryview(self.raw)
