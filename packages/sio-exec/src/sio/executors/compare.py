@@ -13,10 +13,24 @@ Rules (``contracts.md`` §6.2):
 Both files are reduced on the fly to a *canonical form* — tokens joined by
 one space, lines joined by LF, no leading/trailing separators on a line, no
 trailing blank lines — and the two canonical streams are compared. The files
-are read in chunks of :data:`CHUNK` bytes: memory use is constant and time
-linear in the size of the files. While the raw chunks of both files are
-identical (the common case), only cheap C-level scans run (``==``,
-``count``), which keeps the checker within a small factor of ``cmp``.
+are read in chunks of :data:`CHUNK` bytes (``chunk=`` of :func:`compare_fds`):
+memory use is constant and time linear in the size of the files.
+
+Canonicalising in Python is slow (about 100 MB/s), so a *lock-step* phase
+runs first and only C-level operations touch the bulk of the data:
+
+* while the raw chunks of both files are identical (the common case), they
+  are compared with ``==`` into reused buffers, nothing else; the line
+  number is counted only once there is a difference (a regular expected
+  output is then read again with :func:`os.preadv`; anything else is counted
+  as it is read);
+* where one file has a run of separators before a line break that the other
+  lacks (CRLF against LF line ends, trailing spaces), the other file gets
+  that run inserted before each of its LFs (``bytes.replace``), which never
+  changes its canonical form, and the lock-step goes on;
+* at the first difference that is neither (or after 8 insertions, or once
+  4 bytes are inserted before each LF: mixed line ends), both files are canonicalised from there on (the state at that
+  point follows from the common prefix).
 
 The verdict comment names the first difference::
 
@@ -77,23 +91,24 @@ def _last_sep(data: bytes, seps: list[bytes]) -> int:
     return max(data.rfind(s) for s in seps)
 
 
-def _trailing_token(data: bytes, previous: bytes, seps: list[bytes], joined: bool) -> bytes:
-    """First :data:`_KEEP` bytes of the token at the end of ``data``.
+def _trailing_token(data, start: int, stop: int, previous: bytes, seps: list[bytes],
+                    joined: bool) -> bytes:
+    """First :data:`_KEEP` bytes of the token at the end of ``data[start:stop]``.
 
-    ``data`` ends with a token byte. ``joined``: the bytes before ``data``
-    continue that token when ``data`` holds no separator (``previous`` is
+    That stretch ends with a token byte. ``joined``: the bytes before it
+    continue that token when the stretch holds no separator (``previous`` is
     then its kept prefix).
     """
-    window = data[-(_KEEP + 1):]
+    window = bytes(data[max(start, stop - _KEEP - 1):stop])
     pos = _last_sep(window, seps)
     if pos >= 0:
         return window[pos + 1:]
-    pos = _last_sep(data, seps)
+    pos = max(data.rfind(sep, start, stop) for sep in seps)
     if pos >= 0:
-        return data[pos + 1:pos + 1 + _KEEP]
+        return bytes(data[pos + 1:min(stop, pos + 1 + _KEEP)])
     if joined and len(previous) >= _KEEP:
         return previous
-    return ((previous if joined else b"") + data[:_KEEP])[:_KEEP]
+    return ((previous if joined else b"") + bytes(data[start:min(stop, start + _KEEP)]))[:_KEEP]
 
 
 class _Canonicaliser:
@@ -174,15 +189,16 @@ class _Canonicaliser:
 class _Side:
     """The remaining canonical stream of one file (for building messages)."""
 
-    def __init__(self, fd: int, canon: _Canonicaliser, buf: bytes, eof: bool) -> None:
+    def __init__(self, fd: int, canon: _Canonicaliser, buf: bytes, eof: bool, size: int) -> None:
         self.fd = fd
+        self.size = size
         self.canon = canon
         self.buf = buf
         self.eof = eof
 
     def _fill(self) -> bool:
         while not self.buf and not self.eof:
-            raw = _read_full(self.fd, CHUNK)
+            raw = _read_full(self.fd, self.size)
             if not raw:
                 self.eof = True
             else:
@@ -257,16 +273,16 @@ def _difference(line: int, tok: bytes, hint: _Side, out: _Side) -> str:
     return f"line {line}: expected {_describe(hint)}, got {_describe(out)}"
 
 
-def _first_difference(a: bytes, b: bytes) -> int:
-    """Index of the first differing byte of two different equal-length strings."""
-    lo, hi = 0, len(a)
+def _first_difference(a, apos: int, b: memoryview, bpos: int, n: int) -> int:
+    """Smallest ``i < n`` with ``a[apos + i] != b[bpos + i]`` (there is one)."""
+    lo, hi = 0, n
     while hi - lo > 64:
         mid = (lo + hi) // 2
-        if a[lo:mid] == b[lo:mid]:
+        if a.startswith(b[bpos + lo:bpos + mid], apos + lo):
             lo = mid
         else:
             hi = mid
-    while a[lo] == b[lo]:
+    while a[apos + lo] == b[bpos + lo]:
         lo += 1
     return lo
 
@@ -288,7 +304,7 @@ class _Progress:
         if last in (0x20, 0x0A):
             self.tok = b""
         else:
-            self.tok = _trailing_token(common, self.tok, [b" ", b"\n"], True)
+            self.tok = _trailing_token(common, 0, len(common), self.tok, [b" ", b"\n"], True)
 
 
 def _fill(reader: io.FileIO, view: memoryview) -> int:
@@ -302,75 +318,196 @@ def _fill(reader: io.FileIO, view: memoryview) -> int:
     return got
 
 
-def _trailing_separators(data: bytearray) -> int:
-    """How many separator bytes ``data`` ends with."""
-    tail = data[-256:]
+def _trailing_separators(data, start: int, stop: int) -> int:
+    """How many separator bytes ``data[start:stop]`` ends with."""
+    tail = bytes(data[max(start, stop - 256):stop])
     kept = len(tail.rstrip(_ALL_SEPS))
-    if kept:
+    if kept or stop - start == len(tail):
         return len(tail) - kept
-    return len(data) - len(bytes(data).rstrip(_ALL_SEPS))
+    return stop - start - len(bytes(data[start:stop]).rstrip(_ALL_SEPS))
 
 
-def _buffer_size(*fds: int) -> int:
-    """:data:`CHUNK`, or less for small regular files (no big allocation
-    for the common tiny outputs)."""
+def _buffer_size(size: int, *fds: int) -> int:
+    """``size``, or less for small regular files (no big allocation for the
+    common tiny outputs)."""
     sizes = []
     for fd in fds:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
-            return CHUNK
+            return size
         sizes.append(st.st_size - os.lseek(fd, 0, os.SEEK_CUR))
-    return max(1, min(CHUNK, max(sizes) + 1))
+    return max(1, min(size, max(sizes) + 1))
 
 
-def compare_fds(hint_fd: int, out_fd: int) -> Comparison:
+#: Longest run of separators inserted before each LF of a file in the
+#: lock-step phase (``"\r"`` for CRLF against LF, ``" "`` for trailing
+#: spaces, ...): a chunk grows at most this many times its LFs.
+_MAX_INSERT = 4
+#: Insertions allowed in the lock-step phase (mixed line ends end it).
+_MAX_SWITCHES = 8
+
+
+class _Stream:
+    """One file in the lock-step phase: its raw chunks, with ``insert`` put
+    before every LF, as ``data[pos:end]`` (``data`` is the reused read buffer
+    while nothing is inserted)."""
+
+    __slots__ = ("reader", "raw", "view", "insert", "data", "pos", "end", "eof", "read", "lines")
+
+    def __init__(self, fd: int, size: int, count_lines: bool = False) -> None:
+        self.reader = io.FileIO(fd, closefd=False)
+        self.raw = bytearray(size)
+        self.view = memoryview(self.raw)
+        self.insert = b""
+        self.data: bytes | bytearray = self.raw
+        self.pos = self.end = 0
+        self.eof = False
+        #: Raw bytes read so far; their LFs when ``count_lines``, else None.
+        self.read = 0
+        self.lines = 0 if count_lines else None
+
+    def refill(self) -> bool:
+        """Read the next chunk once ``data`` is used up; False at end of file."""
+        if self.pos < self.end:
+            return True
+        if self.eof:
+            return False
+        self.data = self.raw  # drop the previous transformed chunk first
+        n = _fill(self.reader, self.view)
+        self.read += n
+        if self.lines is not None:
+            self.lines += self.raw.count(b"\n", 0, n)
+        self.pos = 0
+        self.end = n
+        if n < len(self.raw):
+            self.eof = True
+        if self.insert and n:
+            chunk = self.raw if n == len(self.raw) else self.raw[:n]
+            self.data = chunk.replace(b"\n", self.insert + b"\n")
+            self.end = len(self.data)
+        return n > 0
+
+    def rest(self) -> bytes:
+        return bytes(self.data[self.pos:self.end])
+
+    def add_insert(self, run: bytes) -> None:
+        """Insert ``run`` too before every LF from ``pos`` on."""
+        self.insert += run
+        self.data = self.rest().replace(b"\n", run + b"\n")
+        self.pos, self.end = 0, len(self.data)
+
+
+def _switch(lf: _Stream, other: _Stream) -> bool:
+    """At a difference where ``lf`` has an LF and ``other`` a short run of
+    separators then an LF: insert that run before ``lf``'s LFs."""
+    if lf.data[lf.pos] != 0x0A or len(lf.insert) >= _MAX_INSERT:
+        return False
+    head = bytes(other.data[other.pos:min(other.end, other.pos + _MAX_INSERT + 1 - len(lf.insert))])
+    run = len(head) - len(head.lstrip(_SEPS))
+    if not run or run == len(head) or head[run] != 0x0A:
+        return False
+    lf.add_insert(head[:run])
+    return True
+
+
+def _count_lines(fd: int, start: int, stop: int, size: int) -> int:
+    """LFs in bytes ``start:stop`` of the regular file ``fd`` (read again)."""
+    buf = bytearray(size)
+    count = 0
+    while start < stop:
+        n = os.preadv(fd, [memoryview(buf)[:min(size, stop - start)]], start)
+        if not n:
+            break
+        count += buf.count(b"\n", 0, n)
+        start += n
+    return count
+
+
+def _absorb(canon: _Canonicaliser, progress: _Progress, data, start: int, stop: int) -> None:
+    """Advance the lock-step state over the common stretch ``data[start:stop]``."""
+    trailing = _trailing_separators(data, start, stop)
+    if trailing == stop - start:
+        canon.absorb_separators(bytes(data[start:stop]))
+        return
+    cut = stop - trailing
+    progress.tok = _trailing_token(data, start, cut, progress.tok, _SEP_BYTES,
+                                   not canon.emits_separator())
+    canon.after_token_bytes(bytes(data[cut:stop]))
+
+
+def _same(hint: _Stream, out: _Stream, n: int) -> int:
+    """How many of the next ``n`` bytes of both streams are equal."""
+    other = memoryview(out.data)
+    try:
+        if hint.data.startswith(other[out.pos:out.pos + n], hint.pos):
+            return n
+        return _first_difference(hint.data, hint.pos, other, out.pos, n)
+    finally:
+        other.release()
+
+
+def compare_fds(hint_fd: int, out_fd: int, *, chunk: int | None = None) -> Comparison:
     """Compare the output ``out_fd`` with the expected output ``hint_fd``.
 
-    Both are read from their current offsets to the end of file.
+    Both are read from their current offsets to the end of file, ``chunk``
+    bytes at a time (default :data:`CHUNK`).
     """
+    size = _buffer_size(chunk or CHUNK, hint_fd, out_fd)
     canon = _Canonicaliser()
     progress = _Progress()
-    # Lock-step phase: identical raw chunks keep both canonical forms equal.
-    # Reused buffers: no allocation (and no page faults) per chunk.
-    hint_reader = io.FileIO(hint_fd, closefd=False)
-    out_reader = io.FileIO(out_fd, closefd=False)
-    size = _buffer_size(hint_fd, out_fd)
-    abuf, bbuf = bytearray(size), bytearray(size)
-    aview, bview = memoryview(abuf), memoryview(bbuf)
+    # The line number is needed only at a difference: a regular file is then
+    # read again to count it, anything else is counted as it is read.
+    regular = stat.S_ISREG(os.fstat(hint_fd).st_mode)
+    hint_start = os.lseek(hint_fd, 0, os.SEEK_CUR) if regular else 0
+    hint = _Stream(hint_fd, size, count_lines=not regular)
+    out = _Stream(out_fd, size)
+    # Fast path: identical raw chunks in reused buffers (no allocation, no
+    # page faults), one ``==`` per chunk.
+    abuf, bbuf = hint.raw, out.raw
     while True:
-        na = _fill(hint_reader, aview)
-        nb = _fill(out_reader, bview)
-        if na != size or nb != size or abuf != bbuf:
-            a, b = bytes(aview[:na]), bytes(bview[:nb])
-            if a != b or not a:
-                break
-            chunk = abuf[:na]
-        else:
-            chunk = abuf
-        progress.lines += chunk.count(b"\n")
-        trailing = _trailing_separators(chunk)
-        if trailing == len(chunk):
-            canon.absorb_separators(bytes(chunk))
-            continue
-        stripped = chunk if not trailing else chunk[: len(chunk) - trailing]
-        progress.tok = bytes(
-            _trailing_token(stripped, progress.tok, _SEP_BYTES, not canon.emits_separator())
-        )
-        canon.after_token_bytes(bytes(chunk[len(chunk) - trailing:]))
-    if not a and not b:
-        return Comparison(True)
-    # Line breaks still pending in the lock-step state were counted above but
-    # are not part of the canonical prefix yet.
-    progress.lines -= canon.pending_nl
+        hint.refill()
+        out.refill()
+        if hint.end != size or out.end != size or abuf != bbuf:
+            break
+        _absorb(canon, progress, abuf, 0, size)
+        hint.pos = out.pos = size
+    # Lock-step on the two streams, with separators inserted before LFs.
+    switches = 0
+    while hint.refill():
+        if not out.refill():
+            break
+        n = min(hint.end - hint.pos, out.end - out.pos)
+        same = _same(hint, out, n)
+        if same:
+            _absorb(canon, progress, hint.data, hint.pos, hint.pos + same)
+            hint.pos += same
+            out.pos += same
+        if same < n:
+            if switches < _MAX_SWITCHES and (_switch(hint, out) or _switch(out, hint)):
+                switches += 1
+                continue
+            break
+    else:
+        if not out.refill():
+            return Comparison(True)
+    # Canonical phase, from the first difference on.
+    hint_rest, out_rest = hint.rest(), out.rest()
+    lines = hint.lines if hint.lines is not None else \
+        _count_lines(hint_fd, hint_start, hint_start + hint.read, size)
+    # Line breaks still pending in the lock-step state are not part of the
+    # canonical prefix yet.
+    progress.lines += lines - hint_rest.count(b"\n") - canon.pending_nl
     hint_canon, out_canon = canon, canon.copy()
-    bufs = [hint_canon.feed(a) if a else b"", out_canon.feed(b) if b else b""]
-    eofs = [not a, not b]
+    bufs = [hint_canon.feed(hint_rest) if hint_rest else b"",
+            out_canon.feed(out_rest) if out_rest else b""]
+    eofs = [hint.eof and not hint_rest, out.eof and not out_rest]
     fds = (hint_fd, out_fd)
     canons = (hint_canon, out_canon)
+    del hint, out, abuf, bbuf
     while True:
         for i in (0, 1):
             while not bufs[i] and not eofs[i]:
-                raw = _read_full(fds[i], CHUNK)
+                raw = _read_full(fds[i], size)
                 if raw:
                     bufs[i] = canons[i].feed(raw)
                 else:
@@ -383,8 +520,8 @@ def compare_fds(hint_fd: int, out_fd: int) -> Comparison:
             progress.advance(x[:n])
             bufs = [x[n:], y[n:]]
             continue
-        i = _first_difference(x[:n], y[:n]) if n else 0
+        i = _first_difference(x, 0, memoryview(y), 0, n) if n else 0
         progress.advance(x[:i])
-        hint = _Side(hint_fd, hint_canon, x[i:], eofs[0])
-        out = _Side(out_fd, out_canon, y[i:], eofs[1])
-        return Comparison(False, _difference(progress.lines, progress.tok, hint, out))
+        hint_side = _Side(hint_fd, hint_canon, x[i:], eofs[0], size)
+        out_side = _Side(out_fd, out_canon, y[i:], eofs[1], size)
+        return Comparison(False, _difference(progress.lines, progress.tok, hint_side, out_side))
