@@ -302,3 +302,4 @@ def test_fuzzed_environs_through_a_worker(start_worker, amqp_url, make_client, t
     lost = re.findall(r"Process '[^']+' pid:\d+ exited with .*|WorkerLostError: .*",
                       worker.output())
     assert not lost, lost
+    assert not list(work.glob("sio-job-*")), "job directories left behind"
