@@ -21,10 +21,13 @@ expected one), pool processes killed, processes left over after the worker
 stopped (must be 0: a process of the worker's session, one whose cwd or
 executable lies under a ``sio-job-*`` directory or the worker's temporary
 directory, or one running a program of the soak's jobs — ``./exe``,
-``sio-reaper``, the compiler — on a path there), ``sio-job-*`` directories left in the worker's ``TMPDIR``, and
-the worker's RSS (main + pool processes) after a warm-up and at the end
-(growth must stay under 10 %). Exit status 0 when lost, left-over processes
-and wrong answers are 0 and the growth is under 10 %.
+``sio-reaper``, the compiler — on a path there), ``sio-job-*`` directories
+left in the worker's ``TMPDIR`` (those of killed pool processes are removed
+by the next sweep, see ``docs/running.rst``; a few may be left when the last
+kills come after the last jobs), and the worker's RSS (main + pool
+processes) after a warm-up and at the end (growth must stay under 10 %).
+Exit status 0 when lost, left-over processes and wrong answers are 0, the
+worker's main process survived and the growth is under 10 %.
 
 Usage: .venv/bin/python bench/soak.py [--jobs 5000] [-c 2] [--kill-interval 3]
        [--seed 1] [--deadline SECONDS] [--broker URL]
