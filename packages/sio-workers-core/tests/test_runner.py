@@ -155,3 +155,93 @@ def test_big_environ_is_handled():
     out = runner.run(env)
     assert out["result"] == "SUCCESS"
     assert len(out["pong"]) == 50 * 1024 * 1024
+
+
+# ----------------------------------------- job directories of dead processes ---
+
+
+@pytest.fixture
+def job_tmp(tmp_path, monkeypatch):
+    """A private temporary directory for job directories, and a process
+    that has not swept yet."""
+    import tempfile
+
+    parent = tmp_path / "jobs-tmp"
+    parent.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(parent))
+    monkeypatch.setattr(runner, "_last_sweep", None)
+    return parent
+
+
+def test_job_directory_of_a_killed_process_is_swept(job_tmp):
+    """A process SIGKILLed during a job leaves its job directory; it stays
+    while the process lives and the next sweep removes it (issue #17: the
+    soak left one directory for nearly every killed pool process)."""
+    import signal
+
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        try:
+            os.close(read_end)
+            with runner._job_directory() as path:
+                open("file", "w").close()
+                os.write(write_end, path.encode() + b"\n")
+                threading.Event().wait(60)
+        finally:
+            os._exit(1)
+    os.close(write_end)
+    with os.fdopen(read_end) as pipe:
+        path = pipe.readline().strip()
+    try:
+        assert os.path.isdir(path)
+        assert runner.sweep_job_directories() == 0  # its job runs
+        assert os.path.isdir(path)
+    finally:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    assert os.path.isdir(path)  # SIGKILL: nothing removed it
+    assert runner.sweep_job_directories() == 1
+    assert not os.path.exists(path)
+
+
+def test_first_job_of_a_process_sweeps_unlocked_directories_only(job_tmp):
+    dead = job_tmp / "sio-job-dead"
+    (dead / "sub").mkdir(parents=True)
+    (dead / "sub" / "f").write_text("x")
+    running = job_tmp / "sio-job-running"
+    running.mkdir()
+    other = job_tmp / "not-a-job"
+    other.mkdir()
+    held = runner._lock_dir(str(running))  # as a running job holds it
+    try:
+        env = runner.run({"job_type": "ping", "ping": 1})
+        assert env["result"] == "SUCCESS"
+        assert not dead.exists()
+        assert running.is_dir() and other.is_dir()
+        # within SWEEP_INTERVAL the next job does not sweep again
+        dead.mkdir()
+        runner.run({"job_type": "ping", "ping": 2})
+        assert dead.is_dir()
+    finally:
+        os.close(held)
+    assert sorted(p.name for p in job_tmp.iterdir()) == [
+        ".sio-job-dirs.lock", "not-a-job", "sio-job-dead", "sio-job-running"]
+
+
+def test_job_directory_is_locked_while_its_job_runs(job_tmp, monkeypatch):
+    from sio.workers import entrypoints
+
+    seen = {}
+
+    def probe(environ):
+        seen["locked"] = runner._lock_dir(os.getcwd()) is None
+        return environ
+
+    original = entrypoints.load
+    monkeypatch.setattr(entrypoints, "load", lambda group, name: probe
+                        if name == "lock-probe" else original(group, name))
+    env = runner.run({"job_type": "lock-probe"})
+    assert env["result"] == "SUCCESS", env.get("exception")
+    assert seen == {"locked": True}
+    assert [p.name for p in job_tmp.iterdir()] == [".sio-job-dirs.lock"]
