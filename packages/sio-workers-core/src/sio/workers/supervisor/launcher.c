@@ -50,6 +50,12 @@
  *   -P             prepared mode (see below)
  *   -A             the program runs with address-space randomisation off
  *                  (as if the launcher had been started so: for -P)
+ *   -T MS          wall-clock limit enforced by I itself: MS milliseconds
+ *                  after P is forked, I kills every process of the run and
+ *                  reports as usual (wait status: killed by SIGKILL). A
+ *                  backstop set a little above the worker's own watchdog:
+ *                  the run ends in time even when the worker hangs (and when
+ *                  it dies, PR_SET_PDEATHSIG ends the launcher and I at once)
  * sio-launcher -K FILE creates an empty network namespace and binds it at FILE.
  * sio-launcher -F DIR mounts an empty named cgroup v1 hierarchy with the
  * "favordynmods" option at DIR: while it is mounted, the kernel keeps its
@@ -62,7 +68,7 @@
  * SOCK_SEQPACKET socket pair. It makes the namespaces (not the network one)
  * and I builds the whole root, then I waits on fd 5 for ONE message: the
  * rest of a command line as NUL-terminated strings (the options -c, -u, -g,
- * -r, -t, -w, -s, -o, -W, -A, -n, -e KEY=VALUE for each variable of the program's
+ * -r, -t, -T, -w, -s, -o, -W, -A, -n, -e KEY=VALUE for each variable of the program's
  * environment, then "--", PROGRAM, ARGV0, ARGS...) with file descriptors
  * (SCM_RIGHTS) in this order: stdin, stdout, stderr, the program (O_PATH),
  * the network namespace (when -n is given: its value is then only a name),
@@ -157,6 +163,7 @@ static int n_env;
 static int msg_stdio[3] = {-1, -1, -1};
 static int msg_netns = -1, msg_go = -1;
 static int tmp_given;
+static long long wall_limit_ns; /* -T: I kills the run after this long (0: never) */
 
 static void report(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void report(const char *fmt, ...) {
@@ -788,9 +795,21 @@ static void run_init(int exe_fd, char **argv) {
     int status = 0, done = 0;
     long maxrss = 0;
     long long cpu_us = 0;
+    int wall_killed = 0;
     while (!done) {
         struct pollfd fds[2] = {{sfd, POLLIN, 0}, {nfd, POLLIN, 0}};
-        int r = poll(fds, nfd >= 0 ? 2 : 1, -1);
+        int timeout_ms = -1;
+        if (wall_limit_ns && !wall_killed) {
+            long long left = start + wall_limit_ns - now_ns();
+            if (left <= 0) {
+                kill_namespace();
+                if (no_namespaces) kill(p, SIGKILL);
+                wall_killed = 1;
+            } else {
+                timeout_ms = (int)((left + 999999) / 1000000);
+            }
+        }
+        int r = poll(fds, nfd >= 0 ? 2 : 1, timeout_ms);
         if (r < 0 && errno != EINTR) die("poll");
         if (nfd >= 0 && (fds[1].revents & POLLIN)) {
             memset(req, 0, sizeof *req);
@@ -892,6 +911,7 @@ static void parse_args(int argc, char **argv, int *prog_index) {
             if (n_env == MAX_ENV) die_msg("too many environment variables");
             run_env[n_env++] = v;
             break;
+        case 'T': wall_limit_ns = strtoll(v, NULL, 10) * 1000000LL; break;
         case 'w': workdir = v; break;
         case 'n': netns_file = v; break;
         case 's': profile = v; break;

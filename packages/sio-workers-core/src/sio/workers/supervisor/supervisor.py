@@ -41,6 +41,9 @@ from sio.workers.supervisor.slots import (
 )
 from sio.workers.supervisor.verdict import Facts
 
+#: how far behind the real-time limit the launcher kills a run by itself
+#: (launcher option ``-T``) when the watchdog has not: a hung worker
+LAUNCHER_WALL_MARGIN_MS = 500
 SYSTEM_LINKS_OR_DIRS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 _RESETTABLE_SIGNALS = tuple(
     s for s in signal.valid_signals() if s not in (signal.SIGKILL, signal.SIGSTOP)
@@ -211,6 +214,10 @@ def _run_args(spec: RunSpec, slot: Slot) -> list[str]:
         rl.append((resource.RLIMIT_CPU, soft, soft + 1))
     for res, soft, hard in rl:
         args += ["-r", f"{res}:{soft}:{hard}"]
+    if spec.real_time_limit_ms is not None:
+        # The launcher's own wall limit: a backstop behind the watchdog, so
+        # that a hung worker cannot keep the run alive.
+        args += ["-T", str(spec.real_time_limit_ms + LAUNCHER_WALL_MARGIN_MS)]
     args += ["-w", spec.cwd, "-s", spec.profile.seccomp]
     if spec.plain_open:
         args.append("-o")
@@ -403,6 +410,8 @@ def _run_in_slot(spec: RunSpec, launcher: str, slot: Slot) -> RunOutcome:
     )
     if wall_ns is not None and not killed_for:
         wall_ms = round(wall_ns / 1e6)
+        if _launcher_killed_for_wall(spec, st, wall_ms):
+            killed_for = "wall"
     if error:
         system_error = f"supervisor: {error}"
     elif cgroup_error:
@@ -599,6 +608,18 @@ def _reap_finished() -> None:
             done = pid  # reaped elsewhere
         if done:
             _unreaped.discard(pid)
+
+
+def _launcher_killed_for_wall(spec: RunSpec, wait_status: int | None, wall_ms: int) -> bool:
+    """Whether the launcher's backstop (``-T``) ended the run: SIGKILLed
+    past the real-time limit while the watchdog did not fire."""
+    return (
+        spec.real_time_limit_ms is not None
+        and wait_status is not None
+        and os.WIFSIGNALED(wait_status)
+        and os.WTERMSIG(wait_status) == signal.SIGKILL
+        and wall_ms >= spec.real_time_limit_ms
+    )
 
 
 def _final_line(chunks: list[bytes]) -> bool:
