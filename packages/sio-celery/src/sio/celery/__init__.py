@@ -38,3 +38,6 @@ app.config_from_object(_settings.LazySettings(config_module()))
 
 # Register the task with the app (job.py imports ``app`` from here).
 from sio.celery import job as _job  # noqa: E402,F401
+from sio.celery import startup as _startup  # noqa: E402
+
+_startup.connect(app)

@@ -56,3 +56,36 @@ def job_lock(exclusive: bool) -> Iterator[str]:
         yield path
     finally:
         os.close(fd)  # releases the lock
+
+
+def clear_stale_lock(report, dry_run: bool = False) -> None:
+    """The ``sio.stale`` cleaner of this lock (see :mod:`sio.workers.stale`).
+
+    The lock itself cannot go stale (the kernel drops a dead holder's
+    ``flock``), but its file can be made unusable — replaced by a symlink
+    (opened with ``O_NOFOLLOW``, so every exec job would fail), a directory
+    or a FIFO. Such a file is removed (it is made afresh by the next job);
+    a regular file is left alone, held or not.
+    """
+    import shutil
+    import stat
+
+    path = lock_path()
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return
+    if stat.S_ISREG(st.st_mode):
+        return
+    kind = "symlink" if stat.S_ISLNK(st.st_mode) else (
+        "directory" if stat.S_ISDIR(st.st_mode) else "special file")
+    if not dry_run:
+        try:
+            if stat.S_ISDIR(st.st_mode):
+                shutil.rmtree(path)
+            else:
+                os.unlink(path)
+        except OSError as exc:
+            report.problems.append(f"cpu-exec lock {path} is a {kind}: {exc}")
+            return
+    report.locks.append(f"{path} (was a {kind})")

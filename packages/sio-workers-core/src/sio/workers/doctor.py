@@ -255,6 +255,19 @@ def kill_on_death() -> str:
             "it forked may outlive it (run the worker as root)")
 
 
+def check_stale() -> dict[str, Any]:
+    """What a stale-state sweep would clear now (a dry run of
+    :func:`sio.workers.stale.clear_stale_state`) and whether it can."""
+    try:
+        from sio.workers.stale import clear_stale_state
+
+        found = clear_stale_state(dry_run=True)
+    except Exception as exc:  # noqa: BLE001 - report, never crash the doctor
+        return {"ok": False, "summary": f"cannot look ({exc})", "lines": []}
+    return {"ok": os.geteuid() == 0, "found": found.found(), "summary": found.summary(),
+            "lines": found.lines()}
+
+
 def configured_executors(arg: str | None) -> list[str]:
     text = arg if arg is not None else os.environ.get("SIO_EXECUTORS", "supervised")
     return [e for e in text.replace(",", " ").split() if e]
@@ -269,6 +282,7 @@ def gather(build_it: bool = False) -> dict[str, Any]:
         "tools": check_tools(),
         "launcher": check_launcher(build_it),
         "native": check_native(build_it),
+        "stale": check_stale(),
     }
     report["executors"] = check_executors(report)
     return report
@@ -306,6 +320,14 @@ def format_report(report: dict[str, Any], configured: list[str]) -> str:
             + (f" ({info['where']}: {info['path']})" if info["built"] else " (built on first use)")
             + (f" error: {info['error']}" if "error" in info else "")
         )
+    stale = report["stale"]
+    lines.append(
+        f"stale-state sweep: {stale['summary']}"
+        + ("" if stale.get("ok") else " (not root: other users' leftovers and the "
+           "supervisor's cgroups stay; workers start without a full sweep)")
+        + (" - run sio-clear-stale" if stale.get("found") else "")
+    )
+    lines += [f"   {line}" for line in stale["lines"]]
     lines += [
         "executors:",
     ]

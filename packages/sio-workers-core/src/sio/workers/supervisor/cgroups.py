@@ -45,6 +45,10 @@ from pathlib import Path
 CGROUP_MOUNT = Path(os.environ.get("SIO_CGROUP_MOUNT", "/sys/fs/cgroup"))
 V1_CONTROLLERS = ("memory", "cpuacct", "pids", "freezer")
 V2_CONTROLLERS = ("memory", "pids", "cpu")
+#: the v1 slot cgroups are <mount>/<controller>/<V1_PREFIX>/slot-N
+#: (``$SIO_CGROUP_PREFIX``: workers of one machine that share slots — one
+#: ``$SIO_SUPERVISOR_RUNDIR`` — must share it; tests use private ones)
+V1_PREFIX = os.environ.get("SIO_CGROUP_PREFIX", "sio-workers")
 UNLIMITED = None
 FORCE_EMPTY_ABOVE = 2 << 20
 """v1: leftover charges (page cache) above this are dropped before a run."""
@@ -145,7 +149,7 @@ class RunCgroup:
 class CgroupV1(RunCgroup):
     version = "v1"
 
-    def __init__(self, slot: int, mount: Path = CGROUP_MOUNT, prefix: str = "sio-workers") -> None:
+    def __init__(self, slot: int, mount: Path = CGROUP_MOUNT, prefix: str = V1_PREFIX) -> None:
         self.dirs = {c: mount / c / prefix / f"slot-{slot}" for c in V1_CONTROLLERS}
         try:
             for d in self.dirs.values():

@@ -196,6 +196,11 @@ def _lock_files() -> Callable[[int], str]:
     return path
 
 
+def slot_lock_path(index: int) -> str:
+    """The lock file of slot ``index`` (its directory is created)."""
+    return _lock_files()(index)
+
+
 @contextmanager
 def acquire_slot(launcher: str | None = None) -> Iterator[Slot]:
     """Hold the first free slot for the duration of the ``with`` block."""

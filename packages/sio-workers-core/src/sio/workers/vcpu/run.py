@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import os
 import shutil
 import tempfile
@@ -63,6 +64,7 @@ class CountedRun:
         self.clock: PerfClock | QemuClock | None = None
         self._area: qemu.CountArea | None = None
         self._area_dir: str | None = None
+        self._area_lock: int | None = None
         self.counter_killed = False
 
     # -- 1 ---------------------------------------------------------------
@@ -86,6 +88,10 @@ class CountedRun:
             # the run's unprivileged uid writes the area through a bind mount;
             # its host directory is 0700, so nothing else reaches it
             self._area_dir = tempfile.mkdtemp(prefix="sio-vcpu-", dir=self.area_parent)
+            # held while the run lives: a worker starting up removes only the
+            # areas nobody holds (sio.workers.stale)
+            self._area_lock = os.open(self._area_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            fcntl.flock(self._area_lock, fcntl.LOCK_EX)
             self._area = qemu.CountArea(self._area_dir)
             os.chmod(self._area.path, 0o666)
         return self._area
@@ -153,6 +159,9 @@ class CountedRun:
         if self._area_dir is not None:
             shutil.rmtree(self._area_dir, ignore_errors=True)
             self._area_dir = None
+        if self._area_lock is not None:
+            os.close(self._area_lock)
+            self._area_lock = None
 
     def __enter__(self) -> CountedRun:
         return self
