@@ -9,7 +9,7 @@ alternating rounds:
 * the default checker on the same output with CRLF line ends (accepted);
 * the same output with a space at the end of every line (accepted);
 * a WA at the very end (the line number is counted, the files read twice);
-* a 100 MB single line without newline vs a short answer (bad-inputs §C 22).
+* a 100 MB single line without newline vs a short answer (docs/hostile.rst §C 22).
 
 The figures are the medians over the rounds; a ratio is ``cmp``'s time over
 the checker's time in the same round (the speed relative to ``cmp``).

@@ -94,7 +94,7 @@ def run_hostile(build_c, tmp_path, monkeypatch) -> Callable[..., HostileRun]:
 
     Compiles ``tests/hostile/<source>``, copies it into a fresh job directory
     (the current directory during the run) and runs it under
-    SupervisedExecutor. Afterwards it checks the invariants of bad-inputs.md:
+    SupervisedExecutor. Afterwards it checks the rules of docs/hostile.rst:
     no process of the run survives, and the next run is clean (empty /tmp,
     no other process in its pid namespace).
     """

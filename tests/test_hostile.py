@@ -1,4 +1,4 @@
-"""The hostile-program suite: bad-inputs.md §A–§F and §H 49 under SupervisedExecutor.
+"""The hostile-program suite: docs/hostile.rst §A–§F and §H 49 under SupervisedExecutor.
 
 Each case is a small C source in tests/hostile/, compiled by the test. The
 ``run_hostile`` fixture (tests/conftest.py) checks the invariants after every
@@ -89,7 +89,7 @@ def test_b11_huge_new_is_mle(run_hostile):
 
 
 def test_b12_deep_recursion_is_mle(run_hostile):
-    # The stack rlimit equals the memory limit, so the cgroup limit is hit first: MLE.
+    # The stack rlimit is twice the memory limit, so the cgroup limit is hit first: MLE.
     r = run_hostile("b12_recursion.c", **limits(time_limit=2000, mem_limit=32 * 1024)).renv
     assert r["result_code"] == "MLE"
 

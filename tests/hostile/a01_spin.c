@@ -1,2 +1,2 @@
-/* bad-inputs A1: for(;;); -> TLE */
+/* docs/hostile.rst §A 1: for(;;); -> TLE */
 int main(void) { for (;;) { __asm__ volatile(""); } }

@@ -1,4 +1,4 @@
-/* bad-inputs A2: sleep / pause / blocking read on a pipe nobody closes -> TLE (wall) */
+/* docs/hostile.rst §A 2: sleep / pause / blocking read on a pipe nobody closes -> TLE (wall) */
 #include <string.h>
 #include <unistd.h>
 int main(int argc, char **argv) {

@@ -1,4 +1,4 @@
-/* bad-inputs A4: 4 threads, each burning 150 ms of CPU (under a 400 ms limit), together over */
+/* docs/hostile.rst §A 4: 4 threads, each burning 150 ms of CPU (under a 400 ms limit), together over */
 #include <pthread.h>
 #include <time.h>
 static void *burn(void *arg) {

@@ -1,4 +1,4 @@
-/* bad-inputs A5: parent waits while forked children burn CPU (native profile: RV at fork) */
+/* docs/hostile.rst §A 5: parent waits while forked children burn CPU (native profile: RV at fork) */
 #include <sys/wait.h>
 #include <unistd.h>
 int main(void) {

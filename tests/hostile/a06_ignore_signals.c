@@ -1,4 +1,4 @@
-/* bad-inputs A6: ignore/catch SIGXCPU, SIGTERM, SIGALRM and keep spinning -> TLE */
+/* docs/hostile.rst §A 6: ignore/catch SIGXCPU, SIGTERM, SIGALRM and keep spinning -> TLE */
 #include <signal.h>
 static void h(int s) { (void)s; }
 int main(void) {

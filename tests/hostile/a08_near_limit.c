@@ -1,4 +1,4 @@
-/* bad-inputs A8: burn argv[1] ms of CPU, then exit 0 */
+/* docs/hostile.rst §A 8: burn argv[1] ms of CPU, then exit 0 */
 #include <stdlib.h>
 #include <time.h>
 int main(int argc, char **argv) {

@@ -1,4 +1,4 @@
-/* bad-inputs B9: malloc+memset until NULL, then exit(3) -> MLE */
+/* docs/hostile.rst §B 9: malloc+memset until NULL, then exit(3) -> MLE */
 #include <stdlib.h>
 #include <string.h>
 int main(void) {

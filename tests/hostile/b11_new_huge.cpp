@@ -1,4 +1,4 @@
-// bad-inputs B11: new int[1<<28] under 16 MiB -> MLE (bad_alloc or OOM kill when touched)
+// docs/hostile.rst §B 11: new int[1<<28] under 16 MiB -> MLE (bad_alloc or OOM kill when touched)
 #include <cstdio>
 #include <new>
 int main() {

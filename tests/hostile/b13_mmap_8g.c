@@ -1,4 +1,4 @@
-/* bad-inputs B13: mmap 8 GiB, touch 1 MiB, under 64 MiB -> OK */
+/* docs/hostile.rst §B 13: mmap 8 GiB, touch 1 MiB, under 64 MiB -> OK */
 #include <string.h>
 #include <sys/mman.h>
 int main(void) {

@@ -1,4 +1,4 @@
-/* bad-inputs B14: 8 forked children each allocating limit/4 (native profile: RV at fork) */
+/* docs/hostile.rst §B 14: 8 forked children each allocating limit/4 (native profile: RV at fork) */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>

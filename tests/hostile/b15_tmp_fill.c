@@ -1,4 +1,4 @@
-/* bad-inputs B15: write 700 MiB into /tmp (and /dev/shm) -> MLE or OLE */
+/* docs/hostile.rst §B 15: write 700 MiB into /tmp (and /dev/shm) -> MLE or OLE */
 #include <fcntl.h>
 #include <string.h>
 #include <unistd.h>

@@ -1,4 +1,4 @@
-/* bad-inputs B16: 30 MiB in .bss / .data / heap / stack (argv[1]) */
+/* docs/hostile.rst §B 16: 30 MiB in .bss / .data / heap / stack (argv[1]) */
 #include <stdlib.h>
 #include <string.h>
 #define SZ (30 << 20)

@@ -1,3 +1,3 @@
-/* bad-inputs C17: while(1) putchar('a'); -> OLE quickly */
+/* docs/hostile.rst §C 17: while(1) putchar('a'); -> OLE quickly */
 #include <stdio.h>
 int main(void) { for (;;) putchar('a'); }

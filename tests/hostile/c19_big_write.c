@@ -1,4 +1,4 @@
-/* bad-inputs C19: one 1 MiB write over a 64 KiB limit -> OLE */
+/* docs/hostile.rst §C 19: one 1 MiB write over a 64 KiB limit -> OLE */
 #include <string.h>
 #include <unistd.h>
 static char buf[1 << 20];

@@ -1,4 +1,4 @@
-/* bad-inputs C20: a file grown past the output limit -> OLE (not RE by SIGXFSZ).
+/* docs/hostile.rst §C 20: a file grown past the output limit -> OLE (not RE by SIGXFSZ).
  * The job directory is read-only for the program, so the file is in /tmp. */
 #include <fcntl.h>
 #include <string.h>

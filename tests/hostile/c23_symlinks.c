@@ -1,4 +1,4 @@
-/* bad-inputs C23: replace files the worker reads/writes with symlinks or FIFOs.
+/* docs/hostile.rst §C 23: replace files the worker reads/writes with symlinks or FIFOs.
  * Exit 0 when every attempt failed (the job directory is read-only). */
 #include <sys/stat.h>
 #include <unistd.h>

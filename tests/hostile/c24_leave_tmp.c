@@ -1,4 +1,4 @@
-/* bad-inputs C24: leave a file in /tmp (and a sleeping child); the next run sees neither.
+/* docs/hostile.rst §C 24: leave a file in /tmp (and a sleeping child); the next run sees neither.
  * argv[1] = "plant" or "check" (exit 0 when /tmp is clean), "child" forks a sleeper. */
 #include <fcntl.h>
 #include <string.h>

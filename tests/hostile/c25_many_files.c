@@ -1,4 +1,4 @@
-/* bad-inputs C25: create 100,000 empty files in /tmp; exit 0 when a limit stopped it */
+/* docs/hostile.rst §C 25: create 100,000 empty files in /tmp; exit 0 when a limit stopped it */
 #include <fcntl.h>
 #include <stdio.h>
 #include <unistd.h>

@@ -1,4 +1,4 @@
-/* bad-inputs D26: read host secrets; exit 0 when every open failed, else 1 */
+/* docs/hostile.rst §D 26: read host secrets; exit 0 when every open failed, else 1 */
 #include <fcntl.h>
 #include <stdio.h>
 int main(int argc, char **argv) {

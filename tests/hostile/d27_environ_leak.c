@@ -1,4 +1,4 @@
-/* bad-inputs D27: dump /proc/1/environ, the environment and /proc/self/mountinfo to stdout */
+/* docs/hostile.rst §D 27: dump /proc/1/environ, the environment and /proc/self/mountinfo to stdout */
 #include <fcntl.h>
 #include <stdio.h>
 #include <unistd.h>

@@ -1,4 +1,4 @@
-/* bad-inputs D28: chroot, mount, unshare, setns, pivot_root (argv[1]) -> RV */
+/* docs/hostile.rst §D 28: chroot, mount, unshare, setns, pivot_root (argv[1]) -> RV */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <sched.h>

@@ -1,4 +1,4 @@
-/* bad-inputs D29: /dev/mem, /dev/kmsg, block devices fail; null, zero, urandom work (exit 0) */
+/* docs/hostile.rst §D 29: /dev/mem, /dev/kmsg, block devices fail; null, zero, urandom work (exit 0) */
 #include <fcntl.h>
 #include <unistd.h>
 int main(int argc, char **argv) {

@@ -1,4 +1,4 @@
-/* bad-inputs D30: NULL, 64 KiB long and invalid UTF-8 paths -> errno (exit 0) */
+/* docs/hostile.rst §D 30: NULL, 64 KiB long and invalid UTF-8 paths -> errno (exit 0) */
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>

@@ -1,3 +1,3 @@
-/* bad-inputs E31: fork bomb (native profile: RV at the first fork) */
+/* docs/hostile.rst §E 31: fork bomb (native profile: RV at the first fork) */
 #include <unistd.h>
 int main(void) { for (;;) fork(); }

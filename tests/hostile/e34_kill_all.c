@@ -1,4 +1,4 @@
-/* bad-inputs E34: kill(-1, SIGKILL), kill(getppid(), SIGKILL) -> fail; the worker survives */
+/* docs/hostile.rst §E 34: kill(-1, SIGKILL), kill(getppid(), SIGKILL) -> fail; the worker survives */
 #include <signal.h>
 #include <unistd.h>
 int main(void) {

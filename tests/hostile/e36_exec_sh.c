@@ -1,4 +1,4 @@
-/* bad-inputs E36: execve("/bin/sh") / system("reboot") (argv[1]) -> RV */
+/* docs/hostile.rst §E 36: execve("/bin/sh") / system("reboot") (argv[1]) -> RV */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>

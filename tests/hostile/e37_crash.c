@@ -1,4 +1,4 @@
-/* bad-inputs E37: SIGSEGV / SIGFPE / SIGABRT / exit 42 (argv[1]) -> RE */
+/* docs/hostile.rst §E 37: SIGSEGV / SIGFPE / SIGABRT / exit 42 (argv[1]) -> RE */
 #include <stdlib.h>
 #include <string.h>
 int main(int argc, char **argv) {

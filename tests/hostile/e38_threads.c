@@ -1,4 +1,4 @@
-/* bad-inputs E38: threads are allowed (and counted) in the native profile -> OK */
+/* docs/hostile.rst §E 38: threads are allowed (and counted) in the native profile -> OK */
 #include <pthread.h>
 static void *work(void *a) { volatile long x = 0; for (long i = 0; i < 1000000; i++) x += i; return a; }
 int main(void) {

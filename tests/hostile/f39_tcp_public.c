@@ -1,4 +1,4 @@
-/* bad-inputs F39/F40: TCP connect to a public or the host's loopback address (argv[1] argv[2]).
+/* docs/hostile.rst §F 39/40: TCP connect to a public or the host's loopback address (argv[1] argv[2]).
  * Under a seccomp profile: RV at socket(); without seccomp the empty netns refuses (exit 0). */
 #include <arpa/inet.h>
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-/* bad-inputs F41: SysV shm / abstract UNIX sockets between runs (argv[1]).
+/* docs/hostile.rst §F 41: SysV shm / abstract UNIX sockets between runs (argv[1]).
  * "plant" creates a SysV segment with a fixed key; "check" exits 0 when it is not visible;
  * "unix" tries an abstract UNIX socket (RV under seccomp). */
 #include <string.h>

@@ -87,7 +87,7 @@ NUMBERS = [
     3.0, 999999999999.9, True, False, "1000", "-5", "1e3", " 7 ",
 ]
 TEXTS = ["", " ", "\ud800", "\udfff", "\x00", "💥" * 10, "a" * 3000, "null", "None", "OK"]
-#: keys of the contracts (contracts.md §2, §6) a job may read
+#: keys of the contracts (docs/contracts.rst §2, §6) a job may read
 CONTRACT_KEYS = [
     "exe_file", "in_file", "hint_file", "chk_file", "source_file",
     "exec_time_limit", "exec_mem_limit", "exec_output_limit", "exec_real_time_limit",

@@ -1,4 +1,4 @@
-"""Hostile sources (bad-inputs.md §G 42-48) against the system compilers:
+"""Hostile sources (docs/hostile.rst §G 42-48) against the system compilers:
 each ends CE within its limits, quickly, and the job itself is fine."""
 
 from __future__ import annotations

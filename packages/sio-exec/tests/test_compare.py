@@ -1,4 +1,4 @@
-"""The default checker's token rules (contracts.md §6.2, bad-inputs §C 21-22)."""
+"""The default checker's token rules (docs/contracts.rst §6.2, docs/hostile.rst §C 21-22)."""
 
 from __future__ import annotations
 
@@ -110,7 +110,7 @@ def _peak_rss_kib() -> int:
 
 @pytest.mark.slow
 def test_huge_single_line_bounded_memory(tmp_path):
-    """bad-inputs §C 22: a 100 MB line without newline is WA, memory flat."""
+    """docs/hostile.rst §C 22: a 100 MB line without newline is WA, memory flat."""
     out = tmp_path / "out"
     with open(out, "wb") as f:
         block = b"x" * (1 << 20)

@@ -153,7 +153,7 @@ def test_unsafe_exec_ok(job, program, unprotected):
 
 
 def test_unsafe_exec_planted_symlink_and_fifo_are_not_followed(job, program, tmp_path, unprotected):
-    """bad-inputs §C 23: the worker never follows what the program planted."""
+    """docs/hostile.rst §C 23: the worker never follows what the program planted."""
     with open("/etc/passwd", "rb") as f:
         passwd = f.read()
     dest = tmp_path / "out.txt"
@@ -189,7 +189,7 @@ def test_vcpu_exec_perf_without_pmu_is_se(job, program, monkeypatch):
 
 
 def test_binary_output_is_wa_with_utf8_string(job, program):
-    """bad-inputs §C 21."""
+    """docs/hostile.rst §C 21."""
     env = _exec(job, program, "binary_out")
     assert env["result_code"] == "WA"
     text = env["result_string"]
@@ -199,7 +199,7 @@ def test_binary_output_is_wa_with_utf8_string(job, program):
 
 
 def test_fake_results_printed_by_the_program(job, program, tmp_path):
-    """bad-inputs §H 49: what the program prints never becomes the verdict."""
+    """docs/hostile.rst §H 49: what the program prints never becomes the verdict."""
     env = _exec(job, program, "fake_markers", hint=b"OK\n")
     assert env["result_code"] == "WA"
     assert env["result_string"] == 'line 2: expected end of file, got "---"'

@@ -1,4 +1,4 @@
-"""Safe file handling of the job directory (bad-inputs §C 23) and zip inputs."""
+"""Safe file handling of the job directory (docs/hostile.rst §C 23) and zip inputs."""
 
 from __future__ import annotations
 

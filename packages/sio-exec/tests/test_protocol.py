@@ -1,4 +1,4 @@
-"""The custom checker protocol parsing (contracts.md §6.2)."""
+"""The custom checker protocol parsing (docs/contracts.rst §6.2)."""
 
 from __future__ import annotations
 

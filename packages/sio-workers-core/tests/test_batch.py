@@ -1,4 +1,4 @@
-"""The ``sio-batch`` command (contracts.md §2)."""
+"""The ``sio-batch`` command (docs/contracts.rst §2)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Runner semantics (contracts.md §2)."""
+"""Runner semantics (docs/contracts.rst §2)."""
 
 from __future__ import annotations
 

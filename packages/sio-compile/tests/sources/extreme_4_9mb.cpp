@@ -1,4 +1,4 @@
-// bad-inputs.md §G 47: a static executable just under 5 MiB
+// docs/hostile.rst §G 47: a static executable just under 5 MiB
 #include <cstdio>
 const int SIZE = 4 * 1024 * 1024;
 const char BIG[SIZE] = {3};

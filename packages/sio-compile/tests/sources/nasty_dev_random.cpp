@@ -1,3 +1,3 @@
-// bad-inputs.md §G 42: the compiler reads an endless device
+// docs/hostile.rst §G 42: the compiler reads an endless device
 #include "/dev/random"
 int main() {}

@@ -1,3 +1,3 @@
-// bad-inputs.md §G 43: the compiler would echo the included file
+// docs/hostile.rst §G 43: the compiler would echo the included file
 #include "/etc/passwd"
 int main() {}

@@ -1,3 +1,3 @@
-// bad-inputs.md §G 46: a file that includes itself
+// docs/hostile.rst §G 46: a file that includes itself
 #include __FILE__
 int main() {}

@@ -1,4 +1,4 @@
-// bad-inputs.md §G 44: endless template instantiation
+// docs/hostile.rst §G 44: endless template instantiation
 template <int n> struct a {
     a<n + 1> operator->() { return a<n + 1>(); }
 };

@@ -207,7 +207,7 @@ class Compiler:
     # ------------------------------------------------------- procedure ---
 
     def compile(self, environ: dict, build_dir: str | os.PathLike | None = None) -> dict:
-        """The compile job for this compiler (contracts.md §6.1). Sets
+        """The compile job for this compiler (docs/contracts.rst §6.1). Sets
         ``result_code`` (``OK``/``CE``), ``compiler_output``, and for OK
         ``out_file`` (uploaded, versioned) and ``exec_info``."""
         if "source_file" not in environ:

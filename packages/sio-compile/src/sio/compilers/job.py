@@ -1,4 +1,4 @@
-"""The ``compile`` job (contracts.md §6.1).
+"""The ``compile`` job (docs/contracts.rst §6.1).
 
 Selects the compiler: ``environ['compiler']``, else
 ``default-<lowercased extension of source_file>``; the entry point in the

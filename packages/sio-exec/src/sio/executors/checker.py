@@ -1,7 +1,7 @@
 """Output checking: the default checker and the custom checker protocol.
 
 Checking happens only after the program ended ``OK`` and with
-``check_output`` set (``contracts.md`` §6.2).
+``check_output`` set (``docs/contracts.rst`` §6.2).
 
 * Without ``chk_file``: :mod:`sio.executors.compare` (ours, in Python, no
   subprocess) compares ``out`` with ``hint``.

@@ -1,4 +1,4 @@
-"""The one run procedure every exec job shares (``contracts.md`` §6.2).
+"""The one run procedure every exec job shares (``docs/contracts.rst`` §6.2).
 
 :func:`run_exec` does, in the job directory:
 

@@ -1,6 +1,6 @@
 """The default output checker: streaming token comparison.
 
-Rules (``contracts.md`` §6.2):
+Rules (``docs/contracts.rst`` §6.2):
 
 * tokens are separated by spaces, tabs, CR and NUL bytes; their number and
   kind do not matter;

@@ -1,4 +1,4 @@
-"""The exec-family jobs (``contracts.md`` §6.2): thin functions over
+"""The exec-family jobs (``docs/contracts.rst`` §6.2): thin functions over
 :func:`sio.executors.common.run_exec`.
 
 * ``exec``: ``SupervisedExecutor``, shared machine lock;

@@ -2,7 +2,7 @@
 
 The program runs with the job directory as its working directory; where an
 executor lets it write there (``unsafe-exec``), it could replace a file the
-worker reads or writes later with a symlink or a FIFO (``bad-inputs.md``
+worker reads or writes later with a symlink or a FIFO (``docs/hostile.rst``
 §C 23). Every file the worker reads after a run is opened here with
 ``O_NOFOLLOW | O_NONBLOCK`` and checked to be a regular file with ``fstat``;
 a file the worker created before the run is also checked to still be the

@@ -1,6 +1,6 @@
 """The ``ingen`` job: run a test generator and collect the files it writes.
 
-In (``contracts.md`` §6.2): ``exe_file`` (the generator), ``re_string`` (a
+In (``docs/contracts.rst`` §6.2): ``exe_file`` (the generator), ``re_string`` (a
 regular expression; a file is collected when it *matches* at the start of its
 name, :func:`re.match`), ``collected_files_path`` (a filetracker directory),
 ``use_sandboxes`` (not supported: the supervisor gives no program write

@@ -1,6 +1,6 @@
 """The ``inwer`` job: run an input verifier on one test input.
 
-In (``contracts.md`` §6.2): ``exe_file`` (the verifier), ``in_file`` (given
+In (``docs/contracts.rst`` §6.2): ``exe_file`` (the verifier), ``in_file`` (given
 on standard input; a zip with exactly one member is unpacked),
 ``in_file_name`` (passed as ``argv[1]`` when present), ``use_sandboxes``
 (run under the supervisor; default: unprotected, as the original), limits

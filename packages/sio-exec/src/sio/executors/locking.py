@@ -1,7 +1,7 @@
 """The machine-wide lock that keeps ``cpu-exec`` timings undisturbed.
 
 ``cpu-exec`` measures real CPU time, so on one machine at most one such run
-may happen at a time and no other job may run beside it (``contracts.md``
+may happen at a time and no other job may run beside it (``docs/contracts.rst``
 §6.2). Every exec-family job therefore holds a lock on one lock file for its
 whole duration: ``cpu-exec`` an *exclusive* one, every other job a *shared*
 one. Shared holders run side by side; an exclusive holder waits until no one

@@ -1,4 +1,4 @@
-"""Executors: environments that run commands (contracts.md §3).
+"""Executors: environments that run commands (docs/contracts.rst §3).
 
 Always importable: :class:`noquote`, :class:`ExecError`, :class:`BaseExecutor`,
 :class:`UnprotectedExecutor`, :class:`DetailedUnprotectedExecutor`,

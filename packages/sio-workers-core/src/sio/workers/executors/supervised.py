@@ -1,6 +1,6 @@
 """``SupervisedExecutor``: run an untrusted program under the secure supervisor.
 
-Contract: contracts.md §3.1–§3.2 (see also ``docs/supervisor.rst``).
+Contract: docs/contracts.rst §3.1–§3.2 (see also ``docs/supervisor.rst``).
 
 Usage::
 
@@ -196,7 +196,7 @@ def _limit(value: Any, default: int) -> int:
 
 
 class SupervisedExecutor(BaseExecutor):
-    """Runs programs under the secure supervisor (contracts.md §3.1)."""
+    """Runs programs under the secure supervisor (docs/contracts.rst §3.1)."""
 
     def __init__(self, allow_local_open: bool = False, use_program_return_code: bool = False,
                  **kwargs: Any) -> None:

@@ -1,6 +1,6 @@
 """``VCPUExecutor``: the secure supervisor with time counted in instructions.
 
-Contract: contracts.md §3.3; documentation: ``docs/vcpu.rst``.
+Contract: docs/contracts.rst §3.3; documentation: ``docs/vcpu.rst``.
 
 Usage::
 

@@ -1,6 +1,6 @@
 """The verdict: ONE pure function from measured facts to (result_code, result_string).
 
-Rules (contracts.md §3.1, the first that applies wins):
+Rules (docs/contracts.rst §3.1, the first that applies wins):
 
 ``SE``
     the supervisor itself failed (``facts.system_error``); never a guess.
