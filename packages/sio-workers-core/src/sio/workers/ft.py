@@ -1,4 +1,4 @@
-"""Interacting with Filetracker (``contracts.md`` §4).
+"""Interacting with Filetracker (``docs/contracts.rst`` §4).
 
 Jobs name their input and output files with keys of the environ; these
 helpers move the files between the job directory and a filetracker server
@@ -8,7 +8,7 @@ says so, the local filesystem:
 * ``True`` (default): every path is a filetracker path (``/dir/name`` or the
   versioned ``/dir/name@version``);
 * ``False``: every path is a local path, relative paths being relative to
-  :func:`sio.workers.runner.caller_dir` (the directory ``run()`` was called
+  :func:`sio.workers.jobdir.caller_dir` (the directory ``run()`` was called
   from, not the temporary job directory);
 * ``'auto'``: filetracker only for absolute paths.
 
@@ -40,6 +40,8 @@ import requests
 from filetracker.client import Client, FiletrackerError
 from filetracker.client import remote_data_store as _rds
 from filetracker.utils import split_name
+
+from sio.workers.jobdir import caller_dir
 
 logger = logging.getLogger(__name__)
 
@@ -221,8 +223,6 @@ def strip_version(path: str) -> str:
 
 
 def _local(path: str) -> str:
-    from sio.workers.runner import caller_dir
-
     return os.path.join(caller_dir(), path)
 
 
