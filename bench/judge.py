@@ -41,7 +41,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from sio.workers import runner
+from sio.workers import jobdir, runner
 
 STEPS = {
     # label: (module, attribute) timed around every call
@@ -94,7 +94,7 @@ def timed_steps(times: dict[str, list[float]]):
         module = importlib.import_module(module_name)
         patched.append((module, attr, getattr(module, attr)))
         setattr(module, attr, timing(label, getattr(module, attr)))
-    real_job_directory = runner._job_directory
+    real_job_directory = jobdir._job_directory
 
     @contextlib.contextmanager
     def job_directory():
@@ -108,8 +108,8 @@ def timed_steps(times: dict[str, list[float]]):
                 start = time.perf_counter()
         times.setdefault("job directory: remove", []).append((time.perf_counter() - start) * 1e3)
 
-    patched.append((runner, "_job_directory", real_job_directory))
-    runner._job_directory = job_directory
+    patched.append((jobdir, "_job_directory", real_job_directory))
+    jobdir._job_directory = job_directory
     try:
         yield
     finally:

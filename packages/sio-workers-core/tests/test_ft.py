@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from sio.workers import ft, runner
+from sio.workers import ft, jobdir, runner
 from sio.workers.sandbox_build.pytest_plugin import free_port
 
 
@@ -115,7 +115,7 @@ def test_local_mode_is_relative_to_caller_dir(tmp_path, monkeypatch):
     run() was called from, while the job runs in its own directory."""
     monkeypatch.chdir(tmp_path)
     _write(tmp_path / "input.txt", "local input")
-    with runner._job_directory() as job_dir:
+    with jobdir._job_directory() as job_dir:
         environ = {"use_filetracker": False, "in": "input.txt", "out": "results/out.txt"}
         path = ft.download(environ, "in", "copy.txt")
         assert os.path.join(job_dir, path) == os.path.join(os.getcwd(), "copy.txt")

@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-from sio.workers import runner
+from sio.workers import jobdir, runner
 from sio.workers.entrypoints import EntryPointNotFound, available, load
 
 
@@ -169,7 +169,7 @@ def job_tmp(tmp_path, monkeypatch):
     parent = tmp_path / "jobs-tmp"
     parent.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(parent))
-    monkeypatch.setattr(runner, "_last_sweep", None)
+    monkeypatch.setattr(jobdir, "_last_sweep", None)
     return parent
 
 
@@ -184,7 +184,7 @@ def test_job_directory_of_a_killed_process_is_swept(job_tmp):
     if pid == 0:  # pragma: no cover - the child
         try:
             os.close(read_end)
-            with runner._job_directory() as path:
+            with jobdir._job_directory() as path:
                 open("file", "w").close()
                 os.write(write_end, path.encode() + b"\n")
                 threading.Event().wait(60)
@@ -213,7 +213,7 @@ def test_first_job_of_a_process_sweeps_unlocked_directories_only(job_tmp):
     running.mkdir()
     other = job_tmp / "not-a-job"
     other.mkdir()
-    held = runner._lock_dir(str(running))  # as a running job holds it
+    held = jobdir._lock_dir(str(running))  # as a running job holds it
     try:
         env = runner.run({"job_type": "ping", "ping": 1})
         assert env["result"] == "SUCCESS"
@@ -235,7 +235,7 @@ def test_job_directory_is_locked_while_its_job_runs(job_tmp, monkeypatch):
     seen = {}
 
     def probe(environ):
-        seen["locked"] = runner._lock_dir(os.getcwd()) is None
+        seen["locked"] = jobdir._lock_dir(os.getcwd()) is None
         return environ
 
     original = entrypoints.load

@@ -20,6 +20,7 @@ import pytest
 
 from sio.workers import ft
 from sio.workers import sandbox as sb
+from sio.workers.sandbox import common, extract
 
 
 def make_image(path: Path, name: str, files: dict[str, str]) -> Path:
@@ -362,7 +363,7 @@ def test_metadata_file(http_images, env):
 
 
 def test_progress_is_quiet_without_terminal(capsys):
-    bar = sb._progress(10, "x")
+    bar = common._progress(10, "x")
     bar.update(5)
     bar.close()
     assert capsys.readouterr().err == ""
@@ -372,7 +373,7 @@ def test_damaged_install_is_reinstalled(http_images, env):
     make_image(env / "www", "fragile", {"f": "1"})
     with sb.get_sandbox("fragile") as sandbox:
         path = Path(sandbox.path)
-    sb._rmtree(str(path))  # e.g. removed by hand or a crash mid-swap
+    extract._rmtree(str(path))  # e.g. removed by hand or a crash mid-swap
     with sb.get_sandbox("fragile") as sandbox:
         assert Path(sandbox.path, "f").read_text() == "1"
     assert http_images.gets["/fragile.tar.gz"] == 2

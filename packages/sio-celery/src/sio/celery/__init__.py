@@ -14,29 +14,22 @@ routed to the queue, exchange and routing key :data:`QUEUE_NAME`.
 
 from __future__ import annotations
 
-import os
-
-from celery import Celery
-from sio.celery import settings as _settings
+from sio.celery import application as _application
 
 __all__ = ["QUEUE_NAME", "TASK_NAME", "app", "config_module"]
 
+# Defined in sio.celery.application (below this package and sio.celery.job).
+
 #: The task clients send jobs to.
-TASK_NAME = "sio.celery.job.sioworkers_job"
+TASK_NAME = _application.TASK_NAME
 
 #: Queue, exchange and routing key of jobs.
-QUEUE_NAME = "sioworkers"
+QUEUE_NAME = _application.QUEUE_NAME
 
+app = _application.app
+config_module = _application.config_module
 
-def config_module() -> str:
-    """The configuration module the app uses."""
-    return os.environ.get("CELERY_CONFIG_MODULE") or _settings.DEFAULT_CONFIG_MODULE
-
-
-app = Celery("sio.celery", set_as_current=False)
-app.config_from_object(_settings.LazySettings(config_module()))
-
-# Register the task with the app (job.py imports ``app`` from here).
+# Register the task with the app (job.py takes ``app`` from sio.celery.application).
 from sio.celery import job as _job  # noqa: E402,F401
 from sio.celery import startup as _startup  # noqa: E402
 

@@ -21,7 +21,7 @@ import logging
 import traceback
 from typing import Any
 
-from sio.celery import TASK_NAME, app
+from sio.celery.application import TASK_NAME, app
 from sio.workers.environ import to_jsonable
 from sio.workers.runner import run
 

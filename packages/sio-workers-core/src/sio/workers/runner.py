@@ -1,58 +1,60 @@
 """Running jobs: :func:`run` and the ``sio-batch`` command.
 
-Contract (``contracts.md`` §2): ``run(environ)`` looks the job up by
+Contract (``docs/contracts.rst`` §2): ``run(environ)`` looks the job up by
 ``environ['job_type']`` in the ``sio.jobs`` entry-point group, runs it in a
 fresh temporary directory (the current directory while the job runs, removed
-afterwards), applies ``prefilters``/``postfilters`` from
-``sio.workers.filters`` and returns the environ with ``result`` set to
+afterwards: :mod:`sio.workers.jobdir`), applies ``prefilters``/``postfilters``
+from ``sio.workers.filters`` and returns the environ with ``result`` set to
 ``SUCCESS`` or ``FAILURE`` (plus ``exception`` and ``traceback``). Every
 exception raised by a job becomes a FAILURE environ; only a non-dict argument
 makes ``run()`` raise.
+
+:func:`current_job_dir`, :func:`caller_dir`, :func:`sweep_job_directories`,
+:data:`JOB_DIR_PREFIX` and :data:`SWEEP_INTERVAL` live in
+:mod:`sio.workers.jobdir` and are importable from here too (patch them, and
+the job directory's internals, in :mod:`sio.workers.jobdir`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import logging
 import os
-import shutil
 import socket
 import sys
-import tempfile
-import threading
-import time
 import traceback
 from collections.abc import Iterator
-from contextvars import ContextVar
 
-from sio.workers import entrypoints
+from sio.workers import entrypoints, jobdir
 from sio.workers.environ import to_jsonable
+from sio.workers.jobdir import (
+    JOB_DIR_PREFIX,
+    SWEEP_INTERVAL,
+    caller_dir,
+    current_job_dir,
+    sweep_job_directories,
+)
+
+__all__ = [  # in the order of the documentation
+    "current_job_dir",
+    "caller_dir",
+    "JOB_DIR_PREFIX",
+    "SWEEP_INTERVAL",
+    "sweep_job_directories",
+    "BEGIN_MARKER",
+    "END_MARKER",
+    "run",
+    "BatchInputError",
+    "parse_batch_environ",
+    "format_environ",
+    "main",
+]
 
 logger = logging.getLogger(__name__)
 
 BEGIN_MARKER = "--- BEGIN ENVIRON ---"
 END_MARKER = "--- END ENVIRON ---"
-
-#: The working directory is process-wide, so jobs run one at a time per
-#: process; parallelism comes from processes (Celery's prefork pool).
-_job_lock = threading.RLock()
-
-_current_job_dir: ContextVar[str | None] = ContextVar("sio_job_dir", default=None)
-_caller_dir: ContextVar[str | None] = ContextVar("sio_caller_dir", default=None)
-
-
-def current_job_dir() -> str:
-    """The directory of the job now running (the current directory outside a job)."""
-    return _current_job_dir.get() or os.getcwd()
-
-
-def caller_dir() -> str:
-    """The working directory ``run()`` was called from (the current directory
-    outside a job). Local paths with ``use_filetracker: false`` are relative
-    to it."""
-    return _caller_dir.get() or os.getcwd()
 
 
 def _filter_names(environ: dict, key: str) -> list[str]:
@@ -71,145 +73,6 @@ def _apply_filters(environ: dict, key: str) -> dict:
         if isinstance(result, dict):
             environ = result
     return environ
-
-
-#: Prefix of job directories (in :func:`tempfile.gettempdir`).
-JOB_DIR_PREFIX = "sio-job-"
-#: Lock file beside the job directories: creators hold it shared from
-#: ``mkdtemp`` until their directory is locked, a sweep holds it exclusive.
-_CREATION_LOCK = ".sio-job-dirs.lock"
-#: Seconds between two sweeps of one process (the first job of a process
-#: always sweeps).
-SWEEP_INTERVAL = 60.0
-_last_sweep: float | None = None
-
-
-def _forget_sweep_in_child() -> None:
-    global _last_sweep
-    _last_sweep = None
-
-
-os.register_at_fork(after_in_child=_forget_sweep_in_child)
-
-
-def _lock_dir(path: str) -> int | None:
-    """An open descriptor of directory ``path`` holding an exclusive
-    ``flock`` (kept while its job runs; the kernel drops it when the process
-    dies), or ``None`` when ``path`` cannot be locked now."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    except OSError:
-        return None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        os.close(fd)
-        return None
-    return fd
-
-
-def _open_creation_lock(parent: str) -> int | None:
-    path = os.path.join(parent, _CREATION_LOCK)
-    for flags in (os.O_RDWR | os.O_CREAT, os.O_RDONLY):
-        try:
-            return os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
-        except OSError:
-            continue
-    return None
-
-
-def sweep_job_directories(parent: str | None = None) -> int:
-    """Remove the job directories in ``parent`` (default: the temporary
-    directory) that no running job holds: those of processes that died
-    without removing them (SIGKILL, the OOM killer). Returns how many were
-    removed (0 also when the sweep was skipped because another process was
-    creating a job directory or sweeping at that moment)."""
-    return _sweep(parent or tempfile.gettempdir()) or 0
-
-
-def _sweep(parent: str) -> int | None:
-    """:func:`sweep_job_directories`; ``None`` when skipped."""
-    lock = _open_creation_lock(parent)
-    if lock is None:
-        return None
-    removed = 0
-    try:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            return None
-        with os.scandir(parent) as entries:
-            for entry in entries:
-                if not entry.name.startswith(JOB_DIR_PREFIX):
-                    continue
-                fd = _lock_dir(entry.path)
-                if fd is None:  # its job is running (or it is not ours to open)
-                    continue
-                try:
-                    shutil.rmtree(entry.path, ignore_errors=True)
-                    removed += 1
-                finally:
-                    os.close(fd)
-    except OSError:  # an unreadable temporary directory: nothing to sweep
-        return removed
-    finally:
-        os.close(lock)
-    if removed:
-        logger.warning("removed %d job directories left by dead processes in %s",
-                       removed, parent)
-    return removed
-
-
-def _make_job_directory() -> tuple[str, int | None]:
-    """A new job directory and the descriptor that locks it while its job
-    runs (``None`` only where the directory cannot be opened, e.g. no
-    descriptor is left). Sweeps first, at most every :data:`SWEEP_INTERVAL`
-    seconds per process."""
-    global _last_sweep
-    parent = tempfile.gettempdir()
-    now = time.monotonic()
-    if (_last_sweep is None or now - _last_sweep >= SWEEP_INTERVAL) and _sweep(
-        parent
-    ) is not None:
-        _last_sweep = now
-    lock = _open_creation_lock(parent)
-    try:
-        if lock is not None:
-            fcntl.flock(lock, fcntl.LOCK_SH)  # no sweep between mkdtemp and our lock
-        path = tempfile.mkdtemp(prefix=JOB_DIR_PREFIX, dir=parent)
-        return path, _lock_dir(path)
-    finally:
-        if lock is not None:
-            os.close(lock)
-
-
-@contextlib.contextmanager
-def _job_directory() -> Iterator[str]:
-    previous = os.getcwd()
-    path, dir_lock = _make_job_directory()
-    token = _current_job_dir.set(path)
-    caller_token = _caller_dir.set(previous)
-    try:
-        os.chdir(path)
-        yield path
-    finally:
-        _current_job_dir.reset(token)
-        _caller_dir.reset(caller_token)
-        try:
-            os.chdir(previous)
-        finally:
-            _remove_job_directory(path)
-            if dir_lock is not None:
-                os.close(dir_lock)
-
-
-def _remove_job_directory(path: str) -> None:
-    """Remove the job directory and everything in it (never following a
-    symlink). An empty one (``ping``) is one ``rmdir``."""
-    try:
-        os.rmdir(path)
-    except OSError:
-        shutil.rmtree(path, ignore_errors=True)
 
 
 @contextlib.contextmanager
@@ -260,10 +123,10 @@ def run(environ: dict) -> dict:
     """
     if not isinstance(environ, dict):
         raise TypeError(f"the environ must be a dict, not {type(environ).__name__}")
-    with _job_lock:
+    with jobdir._job_lock:
         original = environ
         try:
-            with _filetracker_for(environ), _job_directory():
+            with _filetracker_for(environ), jobdir._job_directory():
                 environ = _run_job(environ)
         except Exception as exc:
             _record_failure(environ, exc)

@@ -74,7 +74,7 @@ def sio_filetracker(sio_filetracker_server: Any, tmp_path: Path,
     monkeypatch.setenv("FILETRACKER_DIR", str(tmp_path / "ft-cache"))
     client = ft._make_client(sio_filetracker_server.url)
     assert isinstance(client, Client)
-    previous = ft._default
+    previous = ft.clients._default
     ft.set_instance(client)
     try:
         with ft.using_instance(client):
@@ -112,7 +112,7 @@ def sio_sandboxes(sio_sandbox_images: Callable[..., Path], _sio_sandboxes_basedi
     monkeypatch.setenv("SIO_SANDBOXES_BASEDIR", str(_sio_sandboxes_basedir))
     monkeypatch.delenv("FILETRACKER_URL", raising=False)
     monkeypatch.setenv("FILETRACKER_DIR", str(tmp_path / "ft-empty"))
-    previous = ft._default
+    previous = ft.clients._default
     ft.set_instance(None)
 
     def use(*names: str) -> dict[str, str]:
