@@ -26,15 +26,6 @@ OUTSIDE = re.compile(
     rb"|sioworkers-docs\.txt"
 )
 
-#: Still citing the outside files on this branch; another branch rewrites
-#: them. Removed at merge with branch rooms.
-ALLOWED = frozenset({
-    "packages/sio-workers-core/src/sio/workers/ft.py",
-    "packages/sio-workers-core/src/sio/workers/runner.py",
-    "packages/sio-workers-core/src/sio/workers/sandbox.py",
-})
-
-
 def tracked_files() -> list[str]:
     git = shutil.which("git")
     if git is None or not (ROOT / ".git").exists():
@@ -47,7 +38,7 @@ def tracked_files() -> list[str]:
 def test_no_tracked_file_cites_files_outside_the_repository():
     offenders = []
     for name in tracked_files():
-        if name == THIS or name in ALLOWED:
+        if name == THIS:
             continue
         path = ROOT / name
         if path.is_symlink() or not path.is_file():

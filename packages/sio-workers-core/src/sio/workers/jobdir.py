@@ -25,6 +25,8 @@ import time
 from collections.abc import Iterator
 from contextvars import ContextVar
 
+from sio.workers import mounts
+
 # The records keep the logger name they had before this room left the runner.
 logger = logging.getLogger("sio.workers.runner")
 
@@ -121,6 +123,12 @@ def _sweep(parent: str) -> int | None:
                 if fd is None:  # its job is running (or it is not ours to open)
                     continue
                 try:
+                    if mounts.mounts_inside(entry.path):
+                        # rmtree would walk into the mount; the stale-state
+                        # sweep at a worker's start unmounts first
+                        logger.warning("job directory %s has mounts inside: left for "
+                                       "sio-clear-stale", entry.path)
+                        continue
                     shutil.rmtree(entry.path, ignore_errors=True)
                     removed += 1
                 finally:

@@ -7,7 +7,7 @@ kernel drops when the user dies, so "stale" means "lockable now":
 * job directories ``<tempdir>/sio-job-*`` (an exclusive lock on the directory
   while its job runs; creators hold ``<tempdir>/.sio-job-dirs.lock`` shared
   from ``mkdtemp`` until their directory is locked, a sweep holds it
-  exclusive — see :func:`sio.workers.runner.sweep_job_directories`);
+  exclusive — see :mod:`sio.workers.jobdir`);
 * instruction-count areas ``<tempdir>/sio-vcpu-*`` (an exclusive lock on the
   directory while its run lives; :mod:`sio.workers.vcpu.run`);
 * a sandbox's half-done install or upgrade ``<basedir>/.<name>.new-*`` /
@@ -30,12 +30,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sio.workers import mounts
-from sio.workers.runner import JOB_DIR_PREFIX
+from sio.workers.jobdir import _CREATION_LOCK as JOB_DIRS_CREATION_LOCK
+from sio.workers.jobdir import JOB_DIR_PREFIX
 from sio.workers.stale import processes
 from sio.workers.stale.report import Report
 
-#: the creation lock of job directories (see sio.workers.runner)
-JOB_DIRS_CREATION_LOCK = ".sio-job-dirs.lock"
 VCPU_AREA_PREFIX = "sio-vcpu-"
 _SANDBOX_PARTIAL = re.compile(r"^\.(?P<name>.+)\.(new|old)-[^/]+$")
 
