@@ -211,7 +211,9 @@ finds (the libc probe, the cache directory)."""
 
 @dataclass(frozen=True)
 class Launcher(NativeHelper):
-    """The supervisor's static launcher (``supervisor/launcher.c``).
+    """The supervisor's static launcher (``supervisor/launcher_*.c``, one
+    responsibility each, sharing ``launcher.h``, whose header comment is the
+    launcher's protocol).
 
     Linked against **musl** (Debian's ``musl-tools``) when ``musl-gcc`` is
     installed, else static glibc: a static glibc program spends ~0.5 ms of
@@ -220,7 +222,7 @@ class Launcher(NativeHelper):
     the launcher starts once per run. ``musl-gcc`` gets the kernel's and
     libseccomp's headers through a private directory of symlinks, and
     Debian's ``libseccomp.a`` (built with ``_FORTIFY_SOURCE``) its one
-    glibc-only symbol from a shim in ``launcher.c``. ``$SIO_LAUNCHER_LIBC`` =
+    glibc-only symbol from a shim in ``launcher_main.c``. ``$SIO_LAUNCHER_LIBC`` =
     ``glibc`` or ``musl`` forces the choice. libseccomp is linked statically.
     """
 
@@ -279,8 +281,13 @@ def _asm_headers() -> str | None:
     return None
 
 
+_SUPERVISOR = _HERE / "supervisor"
+
 LAUNCHER = Launcher(
-    _HERE / "supervisor" / "launcher.c",
+    _SUPERVISOR / "launcher_main.c",
+    extra_sources=tuple(_SUPERVISOR / f"launcher_{part}.c"
+                        for part in ("ns", "limits", "seccomp", "run")),
+    headers=(_SUPERVISOR / "launcher.h",),
     flags=("-O2", "-Wall", "-static"),
     libs=("-l:libseccomp.a",),
     name="sio-launcher",
