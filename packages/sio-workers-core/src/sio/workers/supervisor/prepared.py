@@ -24,7 +24,7 @@ Contract:
   when :attr:`RunSpec.prepare_during_run` is off (``cpu-exec``: nothing
   else runs while its program does);
 * it serves only a run with the same root key (the root's options and the
-  identity of per-run bind sources, see ``supervisor._root_key``);
+  identity of per-run bind sources, see ``protocol._root_key``);
 * a prepared launcher that died meanwhile (its status pipe has something to
   read, or the message cannot be sent) is discarded and the run starts a
   launcher of its own: preparing never turns into an error of a run;
