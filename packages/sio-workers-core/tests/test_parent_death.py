@@ -98,8 +98,11 @@ def _wait_gone(token: str, timeout: float) -> list[int]:
 def test_launcher_ends_a_run_whose_watchdog_hangs(programs, tmp_path, monkeypatch):
     from sio.workers.executors.supervised import SupervisedExecutor
 
+    watched = []
+
     def hung_watch(spec, status_r, chunks, start, on_ready=None):
         # A watchdog that never fires: only the launcher's -T can end the run.
+        watched.append(spec)
         while data := os.read(status_r, 4096):
             chunks.append(data)
             if on_ready is not None and b"ready\n" in b"".join(chunks):
@@ -117,6 +120,7 @@ def test_launcher_ends_a_run_whose_watchdog_hangs(programs, tmp_path, monkeypatc
         renv = ex([programs["sleeper"]], time_limit=10000, real_time_limit=400,
                   ignore_errors=True)
     took = time.monotonic() - started
+    assert watched, "supervise() did not use the patched watchdog"
     assert renv["result_code"] == "TLE", renv
     assert "wall" in renv["result_string"]
     margin = supervisor_module.LAUNCHER_WALL_MARGIN_MS

@@ -1,17 +1,19 @@
 """Small native helpers built from the C sources shipped with the package.
 
-A :class:`NativeHelper` names a source file and how to compile it. The
+A :class:`NativeHelper` names its C sources (one, or a main source and
+more), the private headers they include, and how to compile them. The
 binary is never shipped prebuilt; it is looked up
 
-* next to the source, where ``setup.py``'s ``build_py`` hook writes it at
+* next to the (main) source, where ``setup.py``'s ``build_py`` hook writes it at
   install (``<stem>-<hash><suffix>``), then
 * in a per-user cache (``$SIO_NATIVE_CACHE``, else
   ``$XDG_CACHE_HOME/sio-workers/native``, default
   ``~/.cache/sio-workers/native``), where it is built on first use (editable
   installs do not run build hooks).
 
-Both names carry a hash of the source and the compiler flags, so an edited
-source is rebuilt and a stale binary is never used. Building is atomic and
+Both names carry a hash of every source and header and of the compiler
+flags, so an edited source or header is rebuilt and a stale binary is never
+used. Building is atomic and
 serialised by a lock file, so concurrent workers may ask at once.
 """
 
@@ -43,13 +45,18 @@ def cache_dir(env_var: str = "SIO_NATIVE_CACHE", subdir: str = "native") -> Path
 
 @dataclass(frozen=True)
 class NativeHelper:
-    """One C source compiled into one binary.
+    """C sources compiled into one binary.
 
-    ``flags`` go before the output, ``libs`` after the source; ``suffix`` is
-    the binary's extension (``""`` or ``".so"``); ``name`` the binary's stem
-    (default: the source's); ``cache_env``/``cache_subdir`` where
-    :func:`cache_dir` puts builds made on first use. Subclasses change how
-    the compiler is called with :meth:`command` and :meth:`build_key`.
+    ``source`` is the main source: the binary is installed next to it and
+    named after it (unless ``name``); ``extra_sources`` are compiled and
+    linked with it (in that order, after it) and ``headers`` are the private
+    headers they include (not compiled). Every source and header is part of
+    :meth:`source_hash`, so editing any of them names a new binary.
+    ``flags`` go before the output, ``libs`` after the sources; ``suffix`` is
+    the binary's extension (``""`` or ``".so"``); ``cache_env``/
+    ``cache_subdir`` where :func:`cache_dir` puts builds made on first use.
+    Subclasses change how the compiler is called with :meth:`command` and
+    :meth:`build_key`.
     """
 
     source: Path
@@ -59,10 +66,30 @@ class NativeHelper:
     name: str = ""
     cache_env: str = "SIO_NATIVE_CACHE"
     cache_subdir: str = "native"
+    extra_sources: tuple[Path, ...] = ()
+    headers: tuple[Path, ...] = ()
     _memo: dict = field(default_factory=dict, compare=False, repr=False)
 
+    @property
+    def sources(self) -> tuple[Path, ...]:
+        """Every C source compiled, the main one first."""
+        return (self.source, *self.extra_sources)
+
+    @property
+    def inputs(self) -> tuple[Path, ...]:
+        """Every file the binary is built from: the sources, then the headers."""
+        return (*self.sources, *self.headers)
+
+    def _stamp(self) -> tuple[int, ...]:
+        """``(mtime_ns, size)`` of every input: what remembered answers depend on."""
+        stamp: list[int] = []
+        for path in self.inputs:
+            st = os.stat(path)
+            stamp += (st.st_mtime_ns, st.st_size)
+        return tuple(stamp)
+
     def build_key(self) -> str:
-        """What besides the source decides the binary (part of its name)."""
+        """What besides the sources decides the binary (part of its name)."""
         return repr((self.flags, self.libs))
 
     def command(self, output: str, workdir: str) -> list[str]:
@@ -71,16 +98,24 @@ class NativeHelper:
         cc = shutil.which(os.environ.get("CC", "gcc")) or shutil.which("cc")
         if not cc:
             raise NativeBuildError(f"no C compiler (gcc) found to build {self.source.name}")
-        return [cc, *self.flags, "-o", output, str(self.source), *self.libs]
+        return [cc, *self.flags, "-o", output, *map(str, self.sources), *self.libs]
 
     def source_hash(self) -> str:
-        """First 16 hex digits of the SHA-256 of the source and :meth:`build_key`."""
-        st = self.source.stat()
+        """First 16 hex digits of the SHA-256 of every input and :meth:`build_key`.
+
+        The main source's bytes come first; each further source and header
+        adds its name, its length and its bytes (a helper of one source
+        hashes as it always did: its source, then the build key).
+        """
         extra = self.build_key()
-        key = ("hash", st.st_mtime_ns, st.st_size, extra)
+        key = ("hash", *self._stamp(), extra)
         if key not in self._memo:
-            data = self.source.read_bytes() + extra.encode()
-            self._memo[key] = hashlib.sha256(data).hexdigest()[:16]
+            digest = hashlib.sha256(self.source.read_bytes())
+            for path in self.inputs[1:]:
+                data = path.read_bytes()
+                digest.update(b"\0%s\0%d\0" % (path.name.encode(), len(data)) + data)
+            digest.update(extra.encode())
+            self._memo[key] = digest.hexdigest()[:16]
         return self._memo[key]
 
     def binary_name(self) -> str:
@@ -129,11 +164,10 @@ class NativeHelper:
         Returns ``None`` only when ``build`` is false and none is built. The
         answer is remembered per binary name and cache directory (one
         ``access`` per call re-checks it); the launcher is looked up once per
-        run, so the common case is a ``stat`` of the source, a dictionary
-        lookup and that ``access``.
+        run, so the common case is a ``stat`` of each source and header, a
+        dictionary lookup and that ``access``.
         """
-        st = os.stat(self.source)
-        fast = ("fast", st.st_mtime_ns, st.st_size,
+        fast = ("fast", *self._stamp(),
                 *(os.environ.get(v) for v in _PATH_INPUTS), os.environ.get(self.cache_env))
         known = self._memo.get(fast)
         if known is not None and self._usable(known):
@@ -177,7 +211,9 @@ finds (the libc probe, the cache directory)."""
 
 @dataclass(frozen=True)
 class Launcher(NativeHelper):
-    """The supervisor's static launcher (``supervisor/launcher.c``).
+    """The supervisor's static launcher (``supervisor/launcher_*.c``, one
+    responsibility each, sharing ``launcher.h``, whose header comment is the
+    launcher's protocol).
 
     Linked against **musl** (Debian's ``musl-tools``) when ``musl-gcc`` is
     installed, else static glibc: a static glibc program spends ~0.5 ms of
@@ -186,7 +222,7 @@ class Launcher(NativeHelper):
     the launcher starts once per run. ``musl-gcc`` gets the kernel's and
     libseccomp's headers through a private directory of symlinks, and
     Debian's ``libseccomp.a`` (built with ``_FORTIFY_SOURCE``) its one
-    glibc-only symbol from a shim in ``launcher.c``. ``$SIO_LAUNCHER_LIBC`` =
+    glibc-only symbol from a shim in ``launcher_main.c``. ``$SIO_LAUNCHER_LIBC`` =
     ``glibc`` or ``musl`` forces the choice. libseccomp is linked statically.
     """
 
@@ -218,8 +254,8 @@ class Launcher(NativeHelper):
             raise NativeBuildError("a musl build needs musl-gcc, libseccomp.a and asm headers")
         for name, target in {**_MUSL_HEADERS, "asm": asm}.items():
             os.symlink(target, os.path.join(workdir, name))
-        return [musl, *self.musl_flags, "-isystem", workdir, "-o", output, str(self.source),
-                seccomp]
+        return [musl, *self.musl_flags, "-isystem", workdir, "-o", output,
+                *map(str, self.sources), seccomp]
 
 
 _MUSL_HEADERS = {  # name in the private include dir -> host path
@@ -245,8 +281,13 @@ def _asm_headers() -> str | None:
     return None
 
 
+_SUPERVISOR = _HERE / "supervisor"
+
 LAUNCHER = Launcher(
-    _HERE / "supervisor" / "launcher.c",
+    _SUPERVISOR / "launcher_main.c",
+    extra_sources=tuple(_SUPERVISOR / f"launcher_{part}.c"
+                        for part in ("ns", "limits", "seccomp", "run")),
+    headers=(_SUPERVISOR / "launcher.h",),
     flags=("-O2", "-Wall", "-static"),
     libs=("-l:libseccomp.a",),
     name="sio-launcher",
@@ -277,7 +318,7 @@ class StaticHelper(NativeHelper):
         if self.libc() != "musl":
             return super().command(output, workdir)
         return [shutil.which("musl-gcc") or "musl-gcc", *self.musl_flags, "-o", output,
-                str(self.source), *self.libs]
+                *map(str, self.sources), *self.libs]
 
 
 REAPER = StaticHelper(_HERE / "executors" / "reaper.c", flags=("-O2", "-Wall", "-static"))

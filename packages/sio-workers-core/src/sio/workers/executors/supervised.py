@@ -90,7 +90,7 @@ Each gets the :class:`RunContext` of the call and may be overridden:
     the :class:`~sio.workers.supervisor.supervisor.Profile` to use (a
     wrapper such as qemu may need another one).
 :meth:`SupervisedExecutor._make_clock`
-    a :class:`~sio.workers.supervisor.supervisor.CpuClock` replacing the
+    a :class:`~sio.workers.supervisor.watchdog.CpuClock` replacing the
     cgroup CPU clock: its ``used_ms()`` is polled by the watchdog against
     ``time_limit`` (set ``enforce = False`` when the wrapper stops itself),
     ``final_ms()`` gives ``time_used``, ``name`` goes to

@@ -1,4 +1,11 @@
-"""The supervisor's static C launcher (``launcher.c``), built from source.
+"""The supervisor's static C launcher, built from source.
+
+Its sources are ``launcher_main.c`` (options, the status-line protocol,
+prepared mode's go message), ``launcher_ns.c`` (the root),
+``launcher_limits.c`` (cgroups, rlimits, credentials),
+``launcher_seccomp.c`` (the profiles) and ``launcher_run.c`` (the namespace
+init and the program), sharing ``launcher.h``, whose header comment is the
+launcher's protocol.
 
 The launcher is never shipped prebuilt. It is built
 
@@ -8,10 +15,11 @@ The launcher is never shipped prebuilt. It is built
   (``$SIO_LAUNCHER_CACHE`` or ``$XDG_CACHE_HOME/sio-workers``, default
   ``~/.cache/sio-workers``) — editable installs do not run build hooks.
 
-Both places are keyed by the SHA-256 of the source, the flags and the C
-library (musl where installed, else glibc: see
+Both places are keyed by the SHA-256 of every source and the header, the
+flags and the C library (musl where installed, else glibc: see
 :class:`sio.workers.native.Launcher`), so an edited source is rebuilt and a
-stale binary is never used. This module is the launcher's API for the rest
+stale binary is never used. :data:`SOURCE` is the main source (the
+installed binary lies next to it), :data:`SOURCES` every file hashed. This module is the launcher's API for the rest
 of the supervisor; the building itself is :mod:`sio.workers.native`'s.
 """
 
@@ -22,6 +30,7 @@ from pathlib import Path
 from sio.workers.native import LAUNCHER, NativeBuildError
 
 SOURCE = LAUNCHER.source
+SOURCES = LAUNCHER.inputs
 
 
 class LauncherBuildError(NativeBuildError):
@@ -34,7 +43,8 @@ def libc() -> str:
 
 
 def source_hash() -> str:
-    """First 16 hex digits of the SHA-256 of the source, the flags and the C library."""
+    """First 16 hex digits of the SHA-256 of the sources, the header, the flags
+    and the C library."""
     return LAUNCHER.source_hash()
 
 

@@ -5,7 +5,7 @@ Starting a run costs the launcher's ``exec``, the new namespaces and the new
 root (~0.9 ms on a VM, ``docs/supervisor.rst``). None of it depends on the
 run itself, only on the root's options (mountpoint, binds, links). So while
 a run's program runs, the worker starts the launcher for the next run in
-*prepared mode* (``-P``, see ``launcher.c``): it builds the namespaces and
+*prepared mode* (``-P``, see ``launcher.h``): it builds the namespaces and
 the root and waits. The next run with the same root sends it, in one
 ``SOCK_SEQPACKET`` message, the rest of its command line and its descriptors
 (stdio, the program, the network namespace, the cgroup files); the namespace
@@ -24,7 +24,7 @@ Contract:
   when :attr:`RunSpec.prepare_during_run` is off (``cpu-exec``: nothing
   else runs while its program does);
 * it serves only a run with the same root key (the root's options and the
-  identity of per-run bind sources, see ``supervisor._root_key``);
+  identity of per-run bind sources, see ``protocol._root_key``);
 * a prepared launcher that died meanwhile (its status pipe has something to
   read, or the message cannot be sent) is discarded and the run starts a
   launcher of its own: preparing never turns into an error of a run;

@@ -5,49 +5,58 @@
 1. take a free slot (uid + pooled cgroup, :mod:`.slots`), reset its cgroup
    and set the memory and pids limits;
 2. ``os.posix_spawn`` the static launcher (the worker never forks itself)
-   with the program's stdin/stdout/stderr and a status pipe on fd 3;
+   with the program's stdin/stdout/stderr and a status pipe on fd 3, or send
+   the run to a launcher prepared during the previous run (:mod:`.spawn`,
+   :mod:`.prepared`; the command line is :mod:`.protocol`'s);
 3. watch: wall clock and the run's CPU clock (by default the cgroup's CPU
    time of the whole tree), sleeping adaptively (never longer than the
    remaining CPU budget divided by the number of CPUs), and kill the whole
    tree when a limit is passed (SIGKILL to the launcher → the namespace init
    dies by ``PR_SET_PDEATHSIG`` → the kernel kills the pid namespace; then a
-   final freeze-and-kill sweep of the cgroup);
+   final freeze-and-kill sweep of the cgroup) (:mod:`.watchdog`);
 4. collect the facts (status line of the launcher, cgroup CPU, peak memory,
    OOM kills, output size) into :class:`~.verdict.Facts`.
 
 Nothing here decides a verdict: :func:`~.verdict.verdict` does.
+
+Contract of this module: :func:`supervise` never raises for problems of the
+run; :class:`RunSpec`, :class:`RunOutcome`, :class:`Profile` and
+:data:`PROFILES` are the supervisor's public API, with :class:`CpuClock`
+(defined in :mod:`.watchdog`). The names of the run's steps that it
+re-exports are looked up here by :func:`supervise` (tests patch
+``supervisor._watch`` or ``supervisor._start_prepared`` in this module).
 """
 
 from __future__ import annotations
 
-import functools
-import math
 import os
-import resource
-import select
-import signal
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sio.workers.supervisor import build, prepared
-from sio.workers.supervisor.cgroups import CgroupError, CgroupStats, RunCgroup
-from sio.workers.supervisor.slots import (
-    Slot,
-    SlotsExhausted,
-    acquire_slot,
-    netns_fd,
-    root_mountpoint,
+from sio.workers.supervisor.cgroups import CgroupError, CgroupStats
+
+# LAUNCHER_WALL_MARGIN_MS and _final_line: only re-exported (tests import them from here)
+from sio.workers.supervisor.protocol import (  # noqa: F401
+    LAUNCHER_WALL_MARGIN_MS,
+    _final_line,
+    _launcher_killed_for_wall,
+    _parse_status,
+    _root_args,
+    _root_key,
+    _tmp_arg,
+)
+from sio.workers.supervisor.slots import Slot, SlotsExhausted, acquire_slot
+from sio.workers.supervisor.spawn import (
+    _reap_finished,
+    _reap_later,
+    _start_launcher,
+    _start_prepared,
+    _Started,
+    _unreaped,
 )
 from sio.workers.supervisor.verdict import Facts
-
-#: how far behind the real-time limit the launcher kills a run by itself
-#: (launcher option ``-T``) when the watchdog has not: a hung worker
-LAUNCHER_WALL_MARGIN_MS = 500
-SYSTEM_LINKS_OR_DIRS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
-_RESETTABLE_SIGNALS = tuple(
-    s for s in signal.valid_signals() if s not in (signal.SIGKILL, signal.SIGSTOP)
-)
+from sio.workers.supervisor.watchdog import CpuClock, _drain, _kill, _watch
 
 
 @dataclass(frozen=True)
@@ -72,53 +81,6 @@ PROFILES = {
                    extra_ro=("/etc/java-17-openjdk", "/etc/java-21-openjdk",
                              "/etc/java-25-openjdk")),
 }
-
-
-class CpuClock:
-    """The clock that measures and limits ``time_used``.
-
-    The default is the CPU time (user+system) of every process and thread in
-    the run's cgroup. Subclasses (the VCPU executor) replace it, e.g. with an
-    instruction counter: ``used_ms`` is polled by the watchdog, ``final_ms``
-    gives ``time_used``; ``enforce = False`` leaves enforcement to the program's
-    wrapper (the watchdog then only polls the wall clock).
-    """
-
-    name = "cgroup-cpu"
-    enforce = True
-    final_at_report = True
-    """Whether the measurement is complete once the namespace init reports
-    (the program's processes are gone); False keeps the worker waiting for
-    the launcher's own exit too (a counter inherited by the launcher is only
-    complete when every process holding it has exited)."""
-
-    hold_at_exec = False
-    """Whether the program is held just before its exec until :meth:`attach`
-    has been called with its host pid (a counter that must start exactly at
-    the program's exec and count none of the launcher's work)."""
-
-    def start(self, cgroup: RunCgroup) -> None:
-        self.cgroup = cgroup
-
-    def attach(self, pid: int) -> bool:
-        """Called with the program's host pid while it is held before its
-        exec (only when :attr:`hold_at_exec`); False = do not run it (the
-        reason is :meth:`failure`'s)."""
-        return True
-
-    def used_ms(self) -> float:
-        return self.cgroup.cpu_ns() / 1e6
-
-    def max_rate(self) -> float:
-        """Upper bound of clock ms per wall ms (for sleeping in the watchdog)."""
-        return float(len(os.sched_getaffinity(0)) or 1)
-
-    def final_ms(self, stats: CgroupStats) -> int:
-        return round(stats.cpu_ns / 1e6)
-
-    def failure(self) -> str | None:
-        """A reason why the measurement is invalid (the run ends SE), or None."""
-        return None
 
 
 @dataclass
@@ -165,132 +127,6 @@ class RunOutcome:
     """user+system CPU of the program's processes from ``wait4`` in the
     namespace init (a cross-check of the cgroup clock); for a run killed by
     the worker, the launcher's reaped tree."""
-
-
-@functools.lru_cache(maxsize=1)
-def _system_binds_cached() -> tuple[tuple[str, ...], tuple[tuple[str, str, bool], ...]]:
-    links, binds = _system_binds()
-    return tuple(links), tuple(binds)
-
-
-def _system_binds() -> tuple[list[str], list[tuple[str, str, bool]]]:
-    links, binds = [], [("/usr", "/usr", True)]
-    for path in SYSTEM_LINKS_OR_DIRS:
-        if os.path.islink(path):
-            links.append(path)
-        elif os.path.isdir(path):
-            binds.append((path, path, True))
-    return links, binds
-
-
-def _run_args(spec: RunSpec, slot: Slot) -> list[str]:
-    """The launcher options of the run itself (all but the root's)."""
-    args = []
-    for procs in slot.cgroup.procs_files():
-        args += ["-c", procs]
-    args += ["-u", str(slot.uid), "-g", str(slot.gid)]
-    if spec.namespaces and slot.netns:
-        args += ["-n", slot.netns]
-    rl = []
-    if spec.output_limit is not None:
-        # One byte more than the limit: output of exactly the limit is fine,
-        # anything over it is stopped with SIGXFSZ as soon as it is written.
-        fsize = spec.output_limit + 1
-        rl.append((resource.RLIMIT_FSIZE, fsize, fsize))
-    rl.append((resource.RLIMIT_CORE, 0, 0))
-    rl.append((resource.RLIMIT_NOFILE, spec.profile.nofile, spec.profile.nofile))
-    rl.append((resource.RLIMIT_MEMLOCK, 0, 0))
-    rl.append((resource.RLIMIT_MSGQUEUE, 0, 0))
-    if spec.profile.stack_is_memory and spec.mem_limit_kib:
-        # Twice the memory limit: the cgroup stops a deep stack first (MLE),
-        # whatever order the program touches it in.
-        stack = 2 * spec.mem_limit_kib * 1024
-        rl.append((resource.RLIMIT_STACK, stack, stack))
-    else:
-        rl.append((resource.RLIMIT_STACK, 8 << 20, 8 << 20))
-    if spec.time_limit_ms is not None and spec.clock.enforce:
-        # A per-process backstop only: the watchdog kills the tree first.
-        soft = math.ceil(spec.time_limit_ms / 1000) + 1
-        rl.append((resource.RLIMIT_CPU, soft, soft + 1))
-    for res, soft, hard in rl:
-        args += ["-r", f"{res}:{soft}:{hard}"]
-    if spec.real_time_limit_ms is not None:
-        # The launcher's own wall limit: a backstop behind the watchdog, so
-        # that a hung worker cannot keep the run alive.
-        args += ["-T", str(spec.real_time_limit_ms + LAUNCHER_WALL_MARGIN_MS)]
-    args += ["-w", spec.cwd, "-s", spec.profile.seccomp]
-    if spec.plain_open:
-        args.append("-o")
-    return args
-
-
-def _root_args(spec: RunSpec) -> tuple[str, ...]:
-    """The launcher options that shape the new root (``-M``, ``-l``, ``-b``):
-    the key of a prepared launcher. Empty without namespaces."""
-    if not spec.namespaces:
-        return ()
-    links, fixed = _system_binds_cached()
-    binds = list(fixed)
-    for path in spec.profile.extra_ro:
-        if os.path.isdir(path):
-            binds.append((path, path, True))
-    binds += spec.binds
-    args = ["-M", str(root_mountpoint())]
-    for link in links:
-        args += ["-l", link]
-    for src, dst, ro in binds:
-        args += ["-b", f"{src}:{dst}:{'ro' if ro else 'rw'}"]
-    return tuple(args)
-
-
-def _root_key(spec: RunSpec, root_args: tuple[str, ...]) -> tuple[str, ...]:
-    """What a prepared launcher must match to serve ``spec``: the root's
-    options and the identity of each per-run bind source (a sandbox updated
-    meanwhile is a new directory: a root prepared with the old one, now
-    deleted, must not serve)."""
-    idents = []
-    for src, _, _ in spec.binds:
-        try:
-            st = os.stat(src)
-        except OSError:
-            return ()  # the launcher will report it
-        idents.append(f"{st.st_dev}:{st.st_ino}")
-    return (*root_args, *idents)
-
-
-def _tmp_arg(spec: RunSpec) -> str:
-    """The ``-t`` value: the private ``/tmp``'s size (KiB) and inodes."""
-    tmp_kib = spec.tmp_kib or spec.mem_limit_kib or 65536
-    return f"{tmp_kib}:{spec.tmp_inodes}"
-
-
-def _launcher_args(spec: RunSpec, slot: Slot) -> list[str]:
-    """The whole command line options of a launcher started for the run."""
-    if not spec.namespaces:
-        return [*_run_args(spec, slot), "-N"]
-    return [*_run_args(spec, slot), *_root_args(spec), "-t", _tmp_arg(spec)]
-
-
-def _parse_status(
-    text: str,
-) -> tuple[int | None, str | None, str | None, int | None, int | None, int | None]:
-    """``(wait_status, violation, error, wall_ns, maxrss_kib, cpu_us)`` from
-    the launcher's status line."""
-    lines = text.strip().splitlines()
-    errors = [line for line in lines if line.startswith("error ")]
-    line = errors[0] if errors else (lines[-1] if lines else "")
-    kind, _, rest = line.partition(" ")
-    if kind == "exit":
-        st, wall, *more = rest.split()
-        maxrss = int(more[0]) if more else None
-        cpu_us = int(more[1]) if len(more) > 1 else None
-        return int(st), None, None, int(wall), maxrss, cpu_us
-    if kind == "rv":
-        name, _, wall = rest.rpartition(" ")
-        return None, name, None, int(wall), None, None
-    if kind == "error":
-        return None, None, rest, None, None, None
-    return None, None, None, None, None, None
 
 
 def _output_size(fd: int) -> int:
@@ -452,243 +288,3 @@ def _run_in_slot(spec: RunSpec, launcher: str, slot: Slot) -> RunOutcome:
         prepared.prepare_next(launcher, root_args, root_key, _tmp_arg(spec), _unreaped)
     return RunOutcome(facts, _measurement(spec, version), version, rusage_cpu_ms=rusage_cpu_ms)
 
-
-_Started = tuple[int, int, "int | None", float]
-"""``(launcher pid, status pipe's read end, go pipe's write end, start time)``."""
-
-
-def _start_launcher(spec: RunSpec, slot: Slot, launcher: str) -> _Started | str:
-    """``posix_spawn`` a launcher for the run; a reason (str) if it cannot."""
-    executable = spec.executable or spec.argv[0]
-    argv = [launcher, *_launcher_args(spec, slot), "--", executable, *spec.argv]
-    status_r, status_w = os.pipe()
-    child_fds = [spec.stdin, spec.stdout, spec.stderr, status_w]
-    go_w = None
-    if spec.clock.hold_at_exec:
-        go_r, go_w = os.pipe()
-        child_fds.append(go_r)
-        argv.insert(1, "-W")
-    fds = [os.dup(fd) for fd in child_fds]
-    actions = [(os.POSIX_SPAWN_DUP2, fd, target) for target, fd in enumerate(fds)]
-    start = time.monotonic()
-    try:
-        pid = os.posix_spawn(
-            launcher,
-            argv,
-            spec.env,
-            file_actions=actions,
-            setsigdef=_RESETTABLE_SIGNALS,
-            setsigmask=(),
-        )
-    except OSError as exc:
-        os.close(status_r)
-        if go_w is not None:
-            os.close(go_w)
-        return f"cannot start the launcher: {exc}"
-    finally:
-        for fd in (*fds, *child_fds[3:]):
-            os.close(fd)
-    return pid, status_r, go_w, start
-
-
-def _start_prepared(spec: RunSpec, slot: Slot, prep: prepared.Prepared) -> _Started | str | None:
-    """Send the run to a prepared launcher (:mod:`.prepared`). None when it
-    is gone (the caller discards it and starts its own); a reason (str)
-    when the run cannot start at all."""
-    executable = spec.executable or spec.argv[0]
-    # The network namespace and the cgroups come as descriptors.
-    args = _drop_option(_drop_option(_run_args(spec, slot), "-n"), "-c")
-    opened: list[int] = []
-    go_r = go_w = None
-    try:
-        try:
-            exe = os.open(executable, os.O_PATH | os.O_CLOEXEC)
-        except OSError as exc:
-            return f"supervisor: open program {executable}: {exc.strerror}"
-        opened.append(exe)
-        fds = [spec.stdin, spec.stdout, spec.stderr, exe]
-        if spec.namespaces and slot.netns:
-            fds.append(netns_fd(slot.netns))
-            args += ["-n", "netns"]
-        if spec.clock.hold_at_exec:
-            go_r, go_w = os.pipe()
-            fds.append(go_r)
-            args.append("-W")
-        procs = slot.cgroup.procs_fds()
-        if not slot.cgroup.keeps_procs_fds:
-            opened += procs
-        fds += procs
-        args += ["-c", "cgroup"] * len(procs)
-        if _aslr_off():
-            args.append("-A")  # a launcher started now would inherit it
-        tmp = _tmp_arg(spec)
-        if tmp != prep.tmp:
-            args += ["-t", tmp]
-        for name, value in spec.env.items():
-            args += ["-e", f"{name}={value}"]
-        args += ["--", executable, *spec.argv]
-        start = time.monotonic()
-        if not prepared.send_run(prep, args, fds):
-            if go_w is not None:
-                os.close(go_w)
-                go_w = None
-            return None
-        result = (prep.pid, prep.status_r, go_w, start)
-        go_w = None
-        return result
-    except OSError as exc:
-        return f"cannot start the run: {exc}"
-    finally:
-        for fd in opened:
-            os.close(fd)
-        if go_r is not None:
-            os.close(go_r)
-        if go_w is not None:
-            os.close(go_w)
-
-
-_ADDR_NO_RANDOMIZE = 0x0040000
-
-
-@functools.lru_cache(maxsize=1)
-def _personality() -> Callable[[int], int] | None:
-    try:
-        import ctypes
-
-        return ctypes.CDLL(None, use_errno=True).personality
-    except (OSError, AttributeError):
-        return None
-
-
-def _aslr_off() -> bool:
-    """Whether this thread runs with address-space randomisation off
-    (``personality``, inherited by what it spawns; see
-    :func:`sio.workers.vcpu.clocks.no_aslr`)."""
-    personality = _personality()
-    persona = personality(0xFFFFFFFF) if personality is not None else -1
-    return persona >= 0 and persona & _ADDR_NO_RANDOMIZE != 0
-
-
-def _drop_option(args: list[str], option: str) -> list[str]:
-    """``args`` without every ``option VALUE`` pair."""
-    out, skip = [], False
-    for arg in args:
-        if skip:
-            skip = False
-        elif arg == option:
-            skip = True
-        else:
-            out.append(arg)
-    return out
-
-
-_unreaped: set[int] = set()
-"""Launchers that reported a final status line but had not exited yet."""
-
-
-def _reap_later(pid: int) -> int | None:
-    """Reap ``pid`` if it has exited, else leave it to :func:`_reap_finished`."""
-    try:
-        done, status = os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        return None
-    if done:
-        return status
-    _unreaped.add(pid)
-    return None
-
-
-def _reap_finished() -> None:
-    """Reap the launchers left by earlier runs (each exits right after its
-    final status line; none is waited for)."""
-    for pid in list(_unreaped):
-        try:
-            done, _ = os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-            done = pid  # reaped elsewhere
-        if done:
-            _unreaped.discard(pid)
-
-
-def _launcher_killed_for_wall(spec: RunSpec, wait_status: int | None, wall_ms: int) -> bool:
-    """Whether the launcher's backstop (``-T``) ended the run: SIGKILLed
-    past the real-time limit while the watchdog did not fire."""
-    return (
-        spec.real_time_limit_ms is not None
-        and wait_status is not None
-        and os.WIFSIGNALED(wait_status)
-        and os.WTERMSIG(wait_status) == signal.SIGKILL
-        and wall_ms >= spec.real_time_limit_ms
-    )
-
-
-def _final_line(chunks: list[bytes]) -> bool:
-    """Whether the namespace init's final line (``exit``/``rv``) has arrived."""
-    text = b"".join(chunks)
-    if not text.endswith(b"\n"):
-        return False
-    last = text.rstrip(b"\n").rpartition(b"\n")[2]
-    return last.startswith((b"exit ", b"rv "))
-
-
-def _watch(
-    spec: RunSpec,
-    status_r: int,
-    chunks: list[bytes],
-    start: float,
-    on_ready: Callable[[], None] | None = None,
-) -> tuple[str | None, bool]:
-    """Wait for the final status line or the status pipe's EOF.
-
-    Returns ``(killed_for, final)``: ``killed_for`` is ``"cpu"``/``"wall"``
-    when a limit fired, ``final`` whether the final line arrived. With
-    ``on_ready``, the program's ``ready`` line (launcher option ``-W``) is
-    taken out of ``chunks`` and ``on_ready()`` called once.
-    """
-    real_limit = spec.real_time_limit_ms
-    cpu_limit = spec.time_limit_ms if spec.clock.enforce else None
-    rate = spec.clock.max_rate()
-    while True:
-        timeout = 0.5
-        if real_limit is not None:
-            remaining = real_limit - (time.monotonic() - start) * 1000
-            if remaining < 0:
-                return "wall", False
-            timeout = min(timeout, remaining / 1000)
-        if cpu_limit is not None:
-            used = spec.clock.used_ms()
-            if used > cpu_limit:
-                return "cpu", False
-            timeout = min(timeout, max((cpu_limit - used) / rate / 1000, 0.001))
-        ready, _, _ = select.select([status_r], [], [], max(timeout, 0.0005))
-        if ready:
-            data = os.read(status_r, 4096)
-            if not data:
-                return None, False
-            chunks.append(data)
-            if on_ready is not None and b"ready\n" in (text := b"".join(chunks)):
-                chunks[:] = [text.replace(b"ready\n", b"", 1)]
-                on_ready()
-                on_ready = None
-            if _final_line(chunks):
-                return None, True
-
-
-def _kill(pid: int, cgroup: RunCgroup) -> None:
-    try:
-        os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    cgroup.kill_all()
-
-
-def _drain(fd: int, chunks: list[bytes], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while (left := deadline - time.monotonic()) > 0:
-        ready, _, _ = select.select([fd], [], [], left)
-        if not ready:
-            return
-        data = os.read(fd, 4096)
-        if not data:
-            return
-        chunks.append(data)

@@ -1,6 +1,6 @@
 """Supervisor clocks that measure ``time_used`` in instructions.
 
-They plug into :class:`sio.workers.supervisor.supervisor.CpuClock` (the
+They plug into :class:`sio.workers.supervisor.watchdog.CpuClock` (the
 supervisor calls ``start`` right before it spawns the run, from the spawning
 thread, and ``final_ms``/``failure`` after the run). Both set ``enforce =
 False``: the instruction limit is enforced by the counter itself (the qemu

@@ -1,0 +1,122 @@
+/*
+ * sio-launcher: the namespaces' root, built by the namespace init I (tmpfs,
+ * private /tmp, the host's links, read-only or read-write binds,
+ * /dev/{null,zero,urandom}, the namespace's own /proc, pivot_root, a
+ * read-only /), and the two one-shot modes -K (an empty network namespace)
+ * and -F (the favordynmods cgroup v1 hierarchy).
+ * The protocol (options, status lines, prepared mode) is specified in the
+ * header comment of launcher.h.
+ */
+#include "launcher.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+static void mkdirs(const char *path, mode_t mode) {
+    char buf[4096];
+    size_t len = strlen(path);
+    if (len >= sizeof buf) die_msg("path too long");
+    memcpy(buf, path, len + 1);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p == '/') {
+            *p = 0;
+            if (mkdir(buf, mode) < 0 && errno != EEXIST) die("mkdir");
+            *p = '/';
+        }
+    }
+    if (mkdir(buf, mode) < 0 && errno != EEXIST) die("mkdir");
+}
+
+static void bind_into(const char *root, const char *src, const char *dst, int ro) {
+    char target[4096];
+    struct stat st;
+    if (snprintf(target, sizeof target, "%s%s", root, dst) >= (int)sizeof target)
+        die_msg("bind target too long");
+    if (stat(src, &st) < 0) die("stat bind source");
+    if (S_ISDIR(st.st_mode)) {
+        mkdirs(target, 0755);
+    } else {
+        char parent[4096];
+        snprintf(parent, sizeof parent, "%s", target);
+        char *slash = strrchr(parent, '/');
+        if (slash && slash != parent) { *slash = 0; mkdirs(parent, 0755); }
+        int fd = open(target, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+        if (fd < 0) die("create bind target");
+        close(fd);
+    }
+    if (mount(src, target, NULL, MS_BIND | MS_REC, NULL) < 0) die("bind mount");
+    unsigned long flags = MS_BIND | MS_REMOUNT | MS_NOSUID | MS_NODEV | (ro ? MS_RDONLY : 0);
+    if (mount(NULL, target, NULL, flags, NULL) < 0) die("bind remount");
+}
+
+static void make_dev(const char *root, const char *name, unsigned maj, unsigned min) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/dev/%s", root, name);
+    if (mknod(path, S_IFCHR | 0666, makedev(maj, min)) < 0) die("mknod");
+    chmod(path, 0666);
+}
+
+/* Runs in I (pid 1 of the new pid namespace). */
+void build_root(void) {
+    const char *root = mountpoint;
+    char path[4096];
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) die("make / private");
+    if (mount("sio-root", root, "tmpfs", MS_NOSUID, "size=1m,nr_inodes=512,mode=0755") < 0)
+        die("mount root tmpfs");
+    /* /tmp first: a job directory under /tmp is bound on top of it. */
+    snprintf(path, sizeof path, "%s/tmp", root);
+    mkdirs(path, 0755);
+    char opts[128];
+    snprintf(opts, sizeof opts, "size=%luk,nr_inodes=%lu,mode=1777", tmp_kib, tmp_inodes);
+    if (mount("sio-tmp", path, "tmpfs", MS_NOSUID | MS_NODEV, opts) < 0) die("mount /tmp");
+    for (int i = 0; i < n_links; i++) {
+        char target[4096];
+        ssize_t n = readlink(links[i], target, sizeof target - 1);
+        if (n < 0) die("readlink");
+        target[n] = 0;
+        snprintf(path, sizeof path, "%s%s", root, links[i]);
+        if (symlink(target, path) < 0) die("symlink");
+    }
+    for (int i = 0; i < n_binds; i++) bind_into(root, binds[i].src, binds[i].dst, binds[i].ro);
+    snprintf(path, sizeof path, "%s/dev", root);
+    mkdirs(path, 0755);
+    make_dev(root, "null", 1, 3);
+    make_dev(root, "zero", 1, 5);
+    make_dev(root, "urandom", 1, 9);
+    snprintf(path, sizeof path, "%s/proc", root);
+    mkdirs(path, 0555);
+    if (mount("proc", path, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0) die("mount /proc");
+    if (chdir(root) < 0) die("chdir root");
+    if (syscall(SYS_pivot_root, ".", ".") < 0) die("pivot_root");
+    if (umount2(".", MNT_DETACH) < 0) die("detach old root");
+    if (chdir("/") < 0) die("chdir /");
+    if (mount(NULL, "/", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID, NULL) < 0)
+        die("remount / read-only");
+    sethostname("sio", 3);
+}
+
+int make_netns(const char *file) {
+    int fd = open(file, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) { perror("create netns file"); return 1; }
+    close(fd);
+    if (unshare(CLONE_NEWNET) < 0) { perror("unshare"); return 1; }
+    if (mount("/proc/self/ns/net", file, NULL, MS_BIND, NULL) < 0) { perror("bind netns"); return 1; }
+    return 0;
+}
+
+int favor_dynmods(const char *dir) {
+    if (mount("cgroup", dir, "cgroup", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+              "none,name=sio-workers-favordynmods,favordynmods") < 0) {
+        perror("mount favordynmods hierarchy");
+        return 1;
+    }
+    return 0;
+}

@@ -1,0 +1,212 @@
+/*
+ * sio-launcher: the namespace init I (pid 1) and the program P (pid 2).
+ * I builds the root (launcher_ns.c), takes the run from the go message in
+ * prepared mode (launcher_main.c), forks P and waits: it receives P's
+ * seccomp notifications (the first one is the violation; the namespace is
+ * killed), enforces the -T wall limit, reaps every process of the
+ * namespace and writes the ONE final status line ("exit ..." or "rv ...").
+ * P does its last steps as root, applies its limits (launcher_limits.c),
+ * loads the seccomp profile (launcher_seccomp.c), hands the notification
+ * fd to I and execs the program.
+ * The protocol (options, status lines, prepared mode) is specified in the
+ * header comment of launcher.h.
+ */
+#include "launcher.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/close_range.h>
+#include <linux/seccomp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/random.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static void send_fd(int sock, int fd) {
+    char dummy = 'x';
+    struct iovec iov = {.iov_base = &dummy, .iov_len = 1};
+    char cbuf[CMSG_SPACE(sizeof(int))];
+    memset(cbuf, 0, sizeof cbuf);
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+                         .msg_controllen = sizeof cbuf};
+    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &fd, sizeof(int));
+    if (sendmsg(sock, &msg, 0) < 0) die("send notify fd");
+}
+
+static int recv_fd(int sock) {
+    char dummy;
+    struct iovec iov = {.iov_base = &dummy, .iov_len = 1};
+    char cbuf[CMSG_SPACE(sizeof(int))];
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+                         .msg_controllen = sizeof cbuf};
+    ssize_t n;
+    do n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC); while (n < 0 && errno == EINTR);
+    if (n <= 0) return -1;
+    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+    if (!c || c->cmsg_type != SCM_RIGHTS) return -1;
+    int fd;
+    memcpy(&fd, CMSG_DATA(c), sizeof(int));
+    return fd;
+}
+
+/* Runs in P: never returns. */
+static void __attribute__((noreturn)) run_program(int exe_fd, char **argv, int sock) {
+    /* Every disposition is already the default (main() reset them; I sets no
+     * handler): only the SIGCHLD that I blocks must be unblocked. */
+    sigset_t none;
+    sigemptyset(&none);
+    if (sigprocmask(SIG_SETMASK, &none, NULL) < 0) die("sigprocmask");
+    if (chdir(workdir) < 0) die("chdir to working directory");
+    setpgid(0, 0);
+    /* Join the run's cgroups last of the setup, as root (launcher_limits.c). */
+    join_cgroups();
+    set_rlimits();
+    drop_credentials();
+    set_personality();
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) die("pdeathsig");
+    if (getppid() == 0) _exit(121); /* parent already gone */
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) die("no_new_privs");
+    if (prctl(PR_SET_DUMPABLE, 0) < 0) die("dumpable");
+    /* The exec path "" lives at a random address: the filter allows only an
+     * execveat whose path pointer is exactly this one. */
+    char *magic = MAP_FAILED;
+    for (int tries = 0; tries < 8 && magic == MAP_FAILED; tries++) {
+        uint64_t r;
+        if (getrandom(&r, sizeof r, 0) != sizeof r) die("getrandom");
+        uintptr_t addr = 0x100000000000ULL + (r & 0x3fffffff000ULL) * 16;
+        magic = mmap((void *)addr, 4096, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+    }
+    if (magic == MAP_FAILED) die("mmap exec path");
+    magic[0] = 0;
+    if (syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC) < 0) die("close_range");
+    int nfd = load_seccomp(exe_fd, magic);
+    if (nfd >= 0) send_fd(sock, nfd);
+    close(sock);
+    if (nfd >= 0) close(nfd);
+    if (hold_at_exec) {
+        /* Everything but the exec is done: the worker may now attach a
+         * counter that starts at the exec and sees nothing of ours. */
+        report("ready");
+        char go;
+        ssize_t r;
+        do r = read(GO_FD, &go, 1); while (r < 0 && errno == EINTR);
+        if (r != 1) _exit(125);
+    }
+    syscall(SYS_execveat, exe_fd, magic, argv, environ, AT_EMPTY_PATH);
+    report("error exec %s: %s", argv[0], strerror(errno));
+    _exit(127);
+}
+
+static long long tv_us(struct timeval tv) {
+    return (long long)tv.tv_sec * 1000000 + tv.tv_usec;
+}
+
+static void kill_namespace(void) {
+    if (no_namespaces) return;
+    kill(-1, SIGKILL); /* as pid 1: every other process of the namespace */
+}
+
+/* Runs in I (pid 1): never returns. */
+void run_init(int exe_fd, char **argv) {
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) die("pdeathsig");
+    if (!no_namespaces) build_root();
+    if (prepared) exe_fd = receive_run(&argv);
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) die("socketpair");
+    sigset_t chld;
+    sigemptyset(&chld);
+    sigaddset(&chld, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &chld, NULL);
+    int sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (sfd < 0) die("signalfd");
+    long long start = now_ns();
+    pid_t p = fork();
+    if (p < 0) die("fork program");
+    if (p == 0) {
+        close(sv[0]);
+        close(sfd);
+        if (prepared) take_run_fds();
+        run_program(exe_fd, argv, sv[1]);
+    }
+    close(sv[1]);
+    close(exe_fd);
+    if (hold_at_exec) close(prepared ? msg_go : GO_FD);
+    if (prepared) {
+        for (int i = 0; i < 3; i++) close(msg_stdio[i]);
+        if (msg_netns >= 0) close(msg_netns);
+    }
+    for (int i = 0; i < n_cgroups; i++) close(cgroup_fds[i]);
+    int nfd = -1;
+    if (strcmp(profile, "none") != 0) nfd = recv_fd(sv[0]);
+    close(sv[0]);
+    char violation[128] = "";
+    struct seccomp_notif notif;
+    struct seccomp_notif *req = &notif;
+    int status = 0, done = 0;
+    long maxrss = 0;
+    long long cpu_us = 0;
+    int wall_killed = 0;
+    while (!done) {
+        struct pollfd fds[2] = {{sfd, POLLIN, 0}, {nfd, POLLIN, 0}};
+        int timeout_ms = -1;
+        if (wall_limit_ns && !wall_killed) {
+            long long left = start + wall_limit_ns - now_ns();
+            if (left <= 0) {
+                kill_namespace();
+                if (no_namespaces) kill(p, SIGKILL);
+                wall_killed = 1;
+            } else {
+                timeout_ms = (int)((left + 999999) / 1000000);
+            }
+        }
+        int r = poll(fds, nfd >= 0 ? 2 : 1, timeout_ms);
+        if (r < 0 && errno != EINTR) die("poll");
+        if (nfd >= 0 && (fds[1].revents & POLLIN)) {
+            memset(req, 0, sizeof *req);
+            if (ioctl(nfd, SECCOMP_IOCTL_NOTIF_RECV, req) == 0 && !violation[0]) {
+                describe_violation(req, violation, sizeof violation);
+                kill_namespace();
+            }
+        }
+        if (nfd >= 0 && (fds[1].revents & (POLLHUP | POLLERR))) {
+            close(nfd);
+            nfd = -1;
+        }
+        struct signalfd_siginfo si;
+        while (read(sfd, &si, sizeof si) > 0) {}
+        for (;;) {
+            int st;
+            struct rusage ru;
+            pid_t w = wait4(-1, &st, WNOHANG, &ru);
+            if (w <= 0) break;
+            cpu_us += tv_us(ru.ru_utime) + tv_us(ru.ru_stime);
+            if (w == p) { status = st; maxrss = ru.ru_maxrss; done = 1; }
+        }
+    }
+    long long wall = now_ns() - start;
+    kill_namespace();
+    {
+        struct rusage ru;
+        while (wait4(-1, NULL, 0, &ru) > 0) cpu_us += tv_us(ru.ru_utime) + tv_us(ru.ru_stime);
+    }
+    if (violation[0])
+        report("rv %s %lld", violation, wall);
+    else
+        report("exit %d %lld %ld %lld", status, wall, maxrss, cpu_us);
+    _exit(0);
+}
