@@ -27,8 +27,6 @@ MAX_LINES = 450
 #: Modules allowed over :data:`MAX_LINES`, relative to packages/, with the
 #: reason. Remove an entry once its module is split.
 TOO_LONG_ALLOWED = {
-    "sio-workers-core/src/sio/workers/supervisor/supervisor.py":
-        "being split by another branch (the supervisor's own rooms)",
     "sio-exec/src/sio/executors/compare.py":
         "the default checker (canonicaliser and lock-step streams), tuned as one "
         "unit with its figures in docs/exec.rst; outside issue #19 (runner, ft, "

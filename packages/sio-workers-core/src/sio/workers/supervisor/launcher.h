@@ -195,6 +195,9 @@ void describe_violation(const struct seccomp_notif *req, char *out, size_t size)
 /* ---- launcher_run.c: the namespace init I and the program P ---- */
 
 /* In I (pid 1): never returns. */
+/* read end of a pipe whose write end only the launcher holds (I checks it
+ * after setting its parent-death signal); -1 once checked */
+extern int launcher_alive_fd;
 void run_init(int exe_fd, char **argv) __attribute__((noreturn));
 
 #endif

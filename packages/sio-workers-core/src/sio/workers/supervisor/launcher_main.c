@@ -60,6 +60,7 @@ char *run_env[MAX_ENV + 1];
 int n_env;
 int msg_stdio[3] = {-1, -1, -1};
 int msg_netns = -1, msg_go = -1;
+int launcher_alive_fd = -1;
 int tmp_given;
 long long wall_limit_ns;
 
@@ -297,9 +298,19 @@ int main(int argc, char **argv) {
         }
         if (unshare(flags) < 0) die("unshare");
     }
+    /* I learns whether the launcher died before I's PR_SET_PDEATHSIG took
+     * effect (getppid() cannot tell: I is pid 1 of its namespace) from the
+     * write end of this pipe, which only the launcher holds. */
+    int alive[2];
+    if (pipe2(alive, O_CLOEXEC) < 0) die("pipe");
     pid_t init = fork();
     if (init < 0) die("fork init");
-    if (init == 0) run_init(exe_fd, argv + pi + 1);
+    if (init == 0) {
+        close(alive[1]);
+        launcher_alive_fd = alive[0];
+        run_init(exe_fd, argv + pi + 1);
+    }
+    close(alive[0]);
     if (exe_fd >= 0) close(exe_fd);
     if (hold_at_exec) close(GO_FD);
     if (prepared) close(PREP_FD); /* I alone holds it: its death fails the worker's send */

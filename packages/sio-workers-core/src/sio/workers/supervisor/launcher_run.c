@@ -124,6 +124,13 @@ static void kill_namespace(void) {
 /* Runs in I (pid 1): never returns. */
 void run_init(int exe_fd, char **argv) {
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) die("pdeathsig");
+    if (launcher_alive_fd >= 0) {
+        /* The launcher died before the line above: no one waits for us. */
+        struct pollfd pf = {launcher_alive_fd, POLLIN, 0};
+        if (poll(&pf, 1, 0) > 0 && (pf.revents & (POLLHUP | POLLERR))) _exit(0);
+        close(launcher_alive_fd);
+        launcher_alive_fd = -1;
+    }
     if (!no_namespaces) build_root();
     if (prepared) exe_fd = receive_run(&argv);
     int sv[2];
