@@ -4,8 +4,10 @@
   that ignores every limit) still ends: the launcher kills it ``-T`` ms after
   it started (the real-time limit + ``LAUNCHER_WALL_MARGIN_MS``) and the
   verdict is a wall-clock TLE.
-* A process that runs a supervised (``SupervisedExecutor``) or unprotected
-  (``run_command``) program that sleeps forever is SIGKILLed mid-run: within
+* A process that runs a supervised (``SupervisedExecutor``; ``VCPUExecutor``
+  with the qemu instruction counter) or unprotected (``UnprotectedExecutor``,
+  ``DetailedUnprotectedExecutor``: ``run_command``) program that sleeps
+  forever is SIGKILLed mid-run: within
   1 s nothing of the run is left — not the launcher, the reaper, nor the
   program and what it forked, ``setsid``-ed or double-forked.
 
@@ -15,6 +17,7 @@ Processes of a run are recognised by a token in their command line.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -138,12 +141,14 @@ with {name}() as ex:
 """
 
 
-def _kill_runner_mid_run(module: str, name: str, program: str, tmp_path) -> None:
+def _kill_runner_mid_run(module: str, name: str, program: str, tmp_path,
+                         env: dict[str, str] | None = None) -> None:
     token = f"sio-pd-{uuid.uuid4().hex[:12]}"
     script = tmp_path / "runner.py"
     script.write_text(textwrap.dedent(RUNNER.format(module=module, name=name)))
     proc = subprocess.Popen([sys.executable, str(script), program, token], cwd=tmp_path,
-                            stdout=subprocess.PIPE, start_new_session=True)
+                            stdout=subprocess.PIPE, start_new_session=True,
+                            env={**os.environ, **(env or {})})
     try:
         assert proc.stdout.readline().strip() == b"started"
         deadline = time.monotonic() + 20
@@ -167,8 +172,18 @@ def _kill_runner_mid_run(module: str, name: str, program: str, tmp_path) -> None
         proc.stdout.close()
 
 
-def test_unprotected_run_dies_with_its_runner(programs, tmp_path):
-    _kill_runner_mid_run("unprotected", "UnprotectedExecutor", programs["forever"], tmp_path)
+@pytest.mark.parametrize("name", ["UnprotectedExecutor", "DetailedUnprotectedExecutor"])
+def test_unprotected_run_dies_with_its_runner(programs, tmp_path, name):
+    _kill_runner_mid_run("unprotected", name, programs["forever"], tmp_path)
+
+
+@needs_supervisor
+@pytest.mark.skipif(not shutil.which("qemu-x86_64"), reason="needs qemu-user")
+def test_instruction_counted_run_dies_with_its_runner(programs, tmp_path):
+    # vcpu-exec and sio2jail-exec on a machine without a hardware counter:
+    # qemu-user under the supervisor
+    _kill_runner_mid_run("vcpu", "VCPUExecutor", programs["sleeper"], tmp_path,
+                         env={"SIO_INSTRUCTION_COUNTER": "qemu"})
 
 
 @needs_supervisor
