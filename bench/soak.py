@@ -33,9 +33,10 @@ Usage: .venv/bin/python bench/soak.py [--jobs 5000] [-c 2] [--kill-interval 3]
        [--seed 1] [--deadline SECONDS] [--broker URL]
        (``--jobs 200``: a quick run)
 Broker: ``--broker``, else ``$SOAK_AMQP_URL``, else
-``amqp://guest:guest@127.0.0.1:5672/soak`` (create the virtual host first:
-``rabbitmqctl add_vhost soak; rabbitmqctl set_permissions -p soak guest '.*'
-'.*' '.*'``). The queue ``sioworkers`` of that virtual host is purged.
+``amqp://guest:guest@127.0.0.1:5672/soak``. A virtual host of a broker on
+this machine (127.0.0.1 or localhost) is created with ``rabbitmqctl`` when it
+is missing (guest gets every permission in it); elsewhere it must exist. The
+queue ``sioworkers`` of that virtual host is purged.
 """
 
 from __future__ import annotations
@@ -308,6 +309,26 @@ def killer(main_pid: int, interval: float, rng: random.Random, stop: threading.E
             pass
 
 
+def ensure_local_vhost(url: str) -> None:
+    """Create the virtual host of an ``amqp://`` URL of a broker on this
+    machine when it is missing (``rabbitmqctl``, as root)."""
+    from urllib.parse import unquote, urlsplit
+
+    parts = urlsplit(url)
+    rabbitmqctl = shutil.which("rabbitmqctl")
+    if parts.scheme not in ("amqp", "pyamqp") or parts.hostname not in (
+            "127.0.0.1", "localhost") or not rabbitmqctl:
+        return
+    vhost = unquote(parts.path[1:]) if len(parts.path) > 1 else "/"
+    known = subprocess.run([rabbitmqctl, "-q", "list_vhosts"], capture_output=True,
+                           text=True, timeout=60)
+    if vhost in known.stdout.split():
+        return
+    subprocess.run([rabbitmqctl, "add_vhost", vhost], capture_output=True, timeout=60)
+    subprocess.run([rabbitmqctl, "set_permissions", "-p", vhost, parts.username or "guest",
+                    ".*", ".*", ".*"], capture_output=True, timeout=60)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--jobs", type=int, default=5000)
@@ -330,6 +351,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from sio.workers import ft
 
+    ensure_local_vhost(args.broker)
     tmp = Path(tempfile.mkdtemp(prefix="sio-soak-"))
     worker_tmp = tmp / "worker-tmp"
     worker_tmp.mkdir()
