@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 
+from sio.workers.supervisor.cgroups import V1_PREFIX
+
 HOSTILE = Path(__file__).resolve().parent / "hostile"
 
 
@@ -67,7 +69,7 @@ def survivors(include_busy: bool = False) -> list[str]:
                 if any(u - base in idle for u in uids):
                     found.append(f"pid {entry} uid {uids[0]}")
     for index in idle:
-        for procs in Path("/sys/fs/cgroup").glob(f"*/sio-workers/slot-{index}/cgroup.procs"):
+        for procs in Path("/sys/fs/cgroup").glob(f"*/{V1_PREFIX}/slot-{index}/cgroup.procs"):
             pids = procs.read_text().split()
             if pids:
                 found.append(f"{procs}: {pids}")

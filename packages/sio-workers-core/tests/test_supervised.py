@@ -151,7 +151,7 @@ def test_only_the_program_is_charged_to_the_run_cgroup(tmp_path, monkeypatch):
 
     def watch() -> None:
         if cgroups.detect() == "v1":
-            slots = (cgroups.CGROUP_MOUNT / "pids" / "sio-workers").glob("slot-*/cgroup.procs")
+            slots = (cgroups.CGROUP_MOUNT / "pids" / cgroups.V1_PREFIX).glob("slot-*/cgroup.procs")
         else:
             slots = cgroups.v2_root().glob("slot-*/cgroup.procs")
         files = list(slots)
