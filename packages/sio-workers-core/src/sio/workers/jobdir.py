@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from contextvars import ContextVar
 
 from sio.workers import mounts
+from sio.workers.flock import try_lock
 
 # The records keep the logger name they had before this room left the runner.
 logger = logging.getLogger("sio.workers.runner")
@@ -73,16 +74,7 @@ def _lock_dir(path: str) -> int | None:
     """An open descriptor of directory ``path`` holding an exclusive
     ``flock`` (kept while its job runs; the kernel drops it when the process
     dies), or ``None`` when ``path`` cannot be locked now."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    except OSError:
-        return None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        os.close(fd)
-        return None
-    return fd
+    return try_lock(path, os.O_RDONLY | os.O_DIRECTORY)
 
 
 def _open_creation_lock(parent: str) -> int | None:

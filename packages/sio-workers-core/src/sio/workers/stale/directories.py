@@ -21,7 +21,6 @@ walk into a bind mount and delete its source's files), then it is removed.
 
 from __future__ import annotations
 
-import fcntl
 import os
 import re
 import shutil
@@ -30,6 +29,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sio.workers import mounts
+from sio.workers.flock import try_lock
 from sio.workers.jobdir import _CREATION_LOCK as JOB_DIRS_CREATION_LOCK
 from sio.workers.jobdir import JOB_DIR_PREFIX
 from sio.workers.stale import processes
@@ -39,24 +39,12 @@ VCPU_AREA_PREFIX = "sio-vcpu-"
 _SANDBOX_PARTIAL = re.compile(r"^\.(?P<name>.+)\.(new|old)-[^/]+$")
 
 
-def _flock(path: str, exclusive: bool = True, directory: bool = False) -> int | None:
-    """An open descriptor of ``path`` holding an ``flock`` taken without
-    waiting, or ``None`` (held by someone else, or not openable)."""
-    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
+def _flock(path: str, directory: bool = False) -> int | None:
+    """An exclusive ``flock`` on ``path`` taken without waiting (a missing
+    lock file is created), or ``None``."""
     if directory:
-        flags |= os.O_DIRECTORY
-    elif not os.path.exists(path):
-        flags |= os.O_CREAT
-    try:
-        fd = os.open(path, flags, 0o644)
-    except OSError:
-        return None
-    try:
-        fcntl.flock(fd, (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB)
-    except OSError:
-        os.close(fd)
-        return None
-    return fd
+        return try_lock(path, os.O_RDONLY | os.O_DIRECTORY)
+    return try_lock(path, os.O_RDONLY | (0 if os.path.exists(path) else os.O_CREAT))
 
 
 @contextmanager

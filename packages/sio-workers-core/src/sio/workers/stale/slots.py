@@ -17,11 +17,11 @@ cgroup exists (a predecessor configured with more slots).
 
 from __future__ import annotations
 
-import fcntl
 import os
 import re
 from pathlib import Path
 
+from sio.workers.flock import try_lock
 from sio.workers.stale import processes
 from sio.workers.stale.report import Report
 from sio.workers.supervisor import cgroups
@@ -61,17 +61,7 @@ def _members(dirs: list[tuple[Path, str]]) -> list[int]:
 
 
 def _try_slot_lock(index: int) -> int | None:
-    try:
-        fd = os.open(slot_pool.slot_lock_path(index), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC,
-                     0o600)
-    except OSError:
-        return None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        os.close(fd)
-        return None
-    return fd
+    return try_lock(slot_pool.slot_lock_path(index), os.O_RDWR | os.O_CREAT, 0o600)
 
 
 def _empty_cgroup(index: int, dirs: list[tuple[Path, str]], report: Report,
