@@ -23,7 +23,8 @@ def test_report_names_every_facility_and_passes_for_supervised():
     assert proc.returncode == 0, proc.stdout + proc.stderr
     for head in ("namespaces:", "cgroups:", "seccomp:", "perf instruction counter:",
                  "proot:", "qemu-user:", "compilers:", "launcher: built=yes",
-                 "reaper.c: built=yes", " * supervised: can run"):
+                 "reaper.c: built=yes", " * supervised: can run",
+                 "stale-state sweep: would clear"):
         assert head in proc.stdout, head
     assert "launcher_main.c:" not in proc.stdout  # the launcher has its own line, once
 

@@ -245,3 +245,26 @@ def test_job_directory_is_locked_while_its_job_runs(job_tmp, monkeypatch):
     assert env["result"] == "SUCCESS", env.get("exception")
     assert seen == {"locked": True}
     assert [p.name for p in job_tmp.iterdir()] == [".sio-job-dirs.lock"]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to bind-mount")
+def test_periodic_sweep_leaves_a_directory_with_a_mount_inside(job_tmp, tmp_path):
+    """A dead job's directory with a bind mount inside is not removed by the
+    periodic sweep (rmtree would walk into the mount and delete its source's
+    files): the stale-state sweep at a worker's start unmounts first."""
+    import subprocess
+
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "keep").write_text("must survive")
+    dead = job_tmp / "sio-job-mounted"
+    (dead / "bound").mkdir(parents=True)
+    subprocess.run(["mount", "--bind", str(precious), str(dead / "bound")], check=True)
+    try:
+        assert runner.sweep_job_directories() == 0
+        assert (dead / "bound" / "keep").exists()
+    finally:
+        subprocess.run(["umount", "-l", str(dead / "bound")], check=True)
+    assert (precious / "keep").read_text() == "must survive"
+    assert runner.sweep_job_directories() == 1
+    assert not dead.exists()
