@@ -43,10 +43,10 @@ def counted(monkeypatch):
     return used
 
 
-def run(exe, tmp_path, mem_limit=65536, **kwargs):
+def run(exe, tmp_path, mem_limit=65536, time_limit=2000, **kwargs):
     out = tmp_path / "out"
     with open(out, "wb") as fout, SupervisedExecutor() as ex:
-        renv = ex([str(exe)], stdout=fout, time_limit=2000, mem_limit=mem_limit,
+        renv = ex([str(exe)], stdout=fout, time_limit=time_limit, mem_limit=mem_limit,
                   ignore_errors=True, **kwargs)
     return renv, out.read_text().split("\n")
 
@@ -133,7 +133,7 @@ def test_an_ended_thread_leaves_nothing(build_c, tmp_path):
     def two_runs():
         run(exe, tmp_path)
         run(exe, tmp_path)
-        pids.append(prepared._local.prepared.pid)
+        pids.append(getattr(prepared._local.prepared, "pid", None))
 
     worker = threading.Thread(target=two_runs)
     worker.start()
@@ -150,7 +150,12 @@ def test_an_ended_thread_leaves_nothing(build_c, tmp_path):
     assert not os.path.exists(f"/proc/{pids[0]}")
 
 
-def test_cpu_exec_style_runs_prepare_after_the_run(build_c, tmp_path, counted, monkeypatch):
+@pytest.mark.parametrize("serve, prepares", [("1", 2), ("0", 3)])
+def test_cpu_exec_style_runs_prepare_after_the_run(build_c, tmp_path, counted, monkeypatch,
+                                                  serve, prepares):
+    # serving: the launcher prepared after run 2 serves run 3 and stays for
+    # the next one, so nothing is prepared after run 3
+    monkeypatch.setenv("SIO_SUPERVISOR_SERVE", serve)
     exe = build_c(PROBE)
     calls = []
     real = prepared.prepare_next
@@ -163,7 +168,7 @@ def test_cpu_exec_style_runs_prepare_after_the_run(build_c, tmp_path, counted, m
     for _ in range(3):
         renv, _ = run(exe, tmp_path, prepare_during_run=False)
         assert renv["result_code"] == "OK"
-    assert counted == [True] and len(calls) == 3
+    assert counted == [True] and len(calls) == prepares
 
 
 def test_a_missing_program_is_se(build_c, tmp_path, counted):
@@ -242,3 +247,80 @@ def test_a_nul_cannot_smuggle_options_into_the_message(build_c, tmp_path, counte
         ex([str(exe)], env={"A": "x\0-u\0" "0"})
     renv, lines = run(exe, tmp_path)
     assert renv["result_code"] == "OK" and lines[1] == "en_US.UTF-8"
+
+
+def test_a_serving_launcher_serves_run_after_run_each_as_new(build_c, tmp_path, counted,
+                                                            monkeypatch):
+    """Serving (``-S``): one prepared launcher serves runs 3, 4, 5 and 6 of
+    a root; each of them sees what a launcher of its own would give it:
+    pid 2, an empty /tmp (the probe leaves a file there every time), an IPC
+    namespace of its own, the slot's network namespace."""
+    import shutil
+    import tempfile
+
+    monkeypatch.setenv("SIO_SUPERVISOR_SERVE", "1")
+    exe = build_c(PROBE)
+    # allow_local_open (writing /tmp allowed) binds the working directory:
+    # one outside /tmp, so that the root can be served
+    work = tempfile.mkdtemp(dir="/var/tmp")
+    os.chmod(work, 0o755)
+    monkeypatch.chdir(work)
+    results, servers = [], []
+    try:
+        for _ in range(6):
+            with SupervisedExecutor(allow_local_open=True) as ex:
+                renv = ex([str(exe), "leave"], capture_output=True, time_limit=2000,
+                          mem_limit=65536, ignore_errors=True)
+            lines = renv["stdout"].decode().split("\n")
+            results.append((renv, lines))
+            prep = prepared._local.prepared
+            servers.append(prep.pid if prep is not None else None)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+        prep = prepared._local.prepared
+        servers.append(prep.pid if prep is not None else None)
+    assert counted == [True] * 4
+    assert servers[1] == servers[2] == servers[3] == servers[4] == servers[5]
+    ipc = set()
+    for renv, lines in results:
+        assert renv["result_code"] == "OK", renv
+        assert lines[4] == "2" and lines[6] == "0", lines  # pid 2, /tmp empty
+        ipc.add(lines[5])
+    assert len(ipc) == 6  # a new IPC namespace for every run
+    assert len({lines[3] for _, lines in results}) == 1
+
+
+def test_a_killed_run_ends_its_serving_launcher(build_c, tmp_path, counted, monkeypatch):
+    """A run killed at a limit takes its serving launcher with it; the next
+    run's launcher is prepared at once."""
+    monkeypatch.setenv("SIO_SUPERVISOR_SERVE", "1")
+    exe = build_c(PROBE)
+    busy = build_c("packages/sio-workers-core/tests/programs/exec_busy.c")
+    run(exe, tmp_path)
+    run(exe, tmp_path)
+    server = prepared._local.prepared
+    assert server is not None and server.serving
+    renv, _ = run(busy, tmp_path, time_limit=300)
+    assert renv["result_code"] == "TLE"
+    deadline = time.monotonic() + 5
+    while os.path.exists(f"/proc/{server.pid}") and time.monotonic() < deadline:
+        supervisor_module._reap_finished()
+        time.sleep(0.01)
+    assert not os.path.exists(f"/proc/{server.pid}")
+    fresh = prepared._local.prepared
+    assert fresh is not None and fresh.pid != server.pid
+    renv, lines = run(exe, tmp_path)
+    assert renv["result_code"] == "OK" and lines[4] == "2" and lines[6] == "0"
+    assert counted == [True, True]
+
+
+def test_serving_can_be_turned_off(build_c, tmp_path, counted, monkeypatch):
+    monkeypatch.setenv("SIO_SUPERVISOR_SERVE", "0")
+    exe = build_c(PROBE)
+    pids = []
+    for _ in range(4):
+        renv, _ = run(exe, tmp_path)
+        assert renv["result_code"] == "OK"
+        pids.append(getattr(prepared._local.prepared, "pid", None))
+    assert counted == [True, True] and pids[0] is None
+    assert len(set(pids[1:])) == 3  # one launcher a run

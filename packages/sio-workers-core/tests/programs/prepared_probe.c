@@ -1,13 +1,18 @@
 /* Prints what a run's sandbox looks like from inside: the size of /tmp
- * (KiB), the LC_ALL variable, the working directory and the network
- * namespace (an inode number), one per line. */
+ * (KiB), the LC_ALL variable, the working directory, the network
+ * namespace (an inode number), its own pid, the IPC namespace (an inode
+ * number) and how many entries /tmp holds, one per line; with an
+ * argument it then leaves a file in /tmp (the next run must not see it). */
+#include <dirent.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
-int main(void) {
+int main(int argc, char **argv) {
+    (void)argv;
     struct statvfs vfs;
     if (statvfs("/tmp", &vfs) != 0) return 2;
     printf("%llu\n", (unsigned long long)vfs.f_blocks * vfs.f_frsize / 1024);
@@ -18,5 +23,18 @@ int main(void) {
     struct stat st;
     if (stat("/proc/self/ns/net", &st) != 0) return 3;
     printf("%llu\n", (unsigned long long)st.st_ino);
+    printf("%d\n", (int)getpid());
+    if (stat("/proc/self/ns/ipc", &st) != 0) return 4;
+    printf("%llu\n", (unsigned long long)st.st_ino);
+    int entries = 0;
+    DIR *d = opendir("/tmp");
+    struct dirent *e;
+    while (d && (e = readdir(d))) entries += e->d_name[0] != '.';
+    printf("%d\n", entries);
+    if (argc > 1) {
+        int fd = open("/tmp/left-by-probe", O_WRONLY | O_CREAT, 0644);
+        if (fd < 0) return 5;
+        close(fd);
+    }
     return 0;
 }

@@ -78,6 +78,17 @@
  * namespace (a new one when -n is absent) and goes on as in the normal mode.
  * The status line protocol is the same. EOF on fd 5 makes I exit quietly.
  *
+ * Serving mode (-S, with -P): I serves one run after another in the same
+ * namespaces and root. Each go message carries one more descriptor, first:
+ * the write end of the run's own status pipe (the status line goes there,
+ * and I closes it after the line; fd 3, the launcher's, only tells the
+ * worker that the launcher is alive: EOF when it has died). After each run
+ * I kills every other process of the namespace and reaps them (as after any
+ * run), closes everything of the run, mounts a fresh /tmp (the -t size of
+ * the start), and waits for the next message; EOF on fd 5 ends it. Each P
+ * gets an IPC namespace of its own (SysV IPC and message queues of one run
+ * never reach the next). No -b destination may lie under /tmp.
+ *
  * Source layout: one translation unit per responsibility, sharing this
  * header (the protocol above is the contract of them all):
  *   launcher_main.c     main, option parsing, the status-line protocol
@@ -137,6 +148,7 @@ extern int no_namespaces;                   /* -N */
 extern int hold_at_exec;                    /* -W */
 extern const char *netns_file;              /* -n */
 extern int prepared;                        /* -P */
+extern int serving;                         /* -S (with -P): one run after another */
 extern int aslr_off;                        /* -A */
 extern char *run_env[MAX_ENV + 1];          /* -e (prepared mode) */
 extern int n_env;
@@ -159,6 +171,8 @@ long long now_ns(void);
 void parse_args(int argc, char **argv, int *prog_index);
 /* Prepared mode, in I: wait for the go message; the program's O_PATH fd. */
 int receive_run(char ***prog_argv);
+/* Serving mode, in I: the run's options back to their defaults. */
+void reset_run_options(void);
 /* Prepared mode, in P: put the message's descriptors in place. */
 void take_run_fds(void);
 
@@ -166,6 +180,8 @@ void take_run_fds(void);
 
 /* In I (pid 1 of the new pid namespace): build the root and pivot into it. */
 void build_root(void);
+/* Serving mode, in I, between runs: a fresh /tmp of the starting size. */
+void fresh_tmp(void);
 /* -K FILE: an empty network namespace bound at FILE; 0 or 1 (perror). */
 int make_netns(const char *file);
 /* -F DIR: the empty named favordynmods cgroup v1 hierarchy; 0 or 1 (perror). */

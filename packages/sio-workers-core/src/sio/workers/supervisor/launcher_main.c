@@ -55,6 +55,8 @@ int no_namespaces;
 int hold_at_exec;
 const char *netns_file;
 int prepared;
+int serving;
+static unsigned long start_tmp_kib, start_tmp_inodes;
 int aslr_off;
 char *run_env[MAX_ENV + 1];
 int n_env;
@@ -117,7 +119,7 @@ int receive_run(char ***prog_argv) {
     if (n == 0) _exit(0); /* the worker dropped this prepared launcher */
     if (n < 0) die("receive the run");
     if (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) die_msg("the run's message is too long");
-    close(PREP_FD);
+    if (!serving) close(PREP_FD);
     int fds[MAX_MSG_FDS], n_fds = 0;
     for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
         if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
@@ -129,7 +131,9 @@ int receive_run(char ***prog_argv) {
     buf[n] = 0;
     int argc = 1;
     for (ssize_t i = 0; i < n; i++) argc += buf[i] == 0;
-    char **argv = calloc((size_t)argc + 2, sizeof *argv);
+    static char **argv;
+    free(argv); /* the previous run's (serving mode) */
+    argv = calloc((size_t)argc + 2, sizeof *argv);
     if (!argv) die_msg("out of memory");
     argv[0] = "sio-launcher";
     int a = 1;
@@ -144,9 +148,18 @@ int receive_run(char ***prog_argv) {
     if (n_binds != saved_binds || n_links != saved_links || mountpoint != saved_mountpoint ||
         no_namespaces)
         die_msg("the run's message may not change the root");
-    int need = 4 + (netns_file ? 1 : 0) + (hold_at_exec ? 1 : 0) + n_cgroups;
+    int need = 4 + serving + (netns_file ? 1 : 0) + (hold_at_exec ? 1 : 0) + n_cgroups;
     if (n_fds != need) die_msg("wrong number of descriptors in the run's message");
     int k = 0;
+    if (serving) {
+        /* The run's status pipe replaces fd 3 in I (the launcher keeps its own). */
+        /* (close-on-exec, as every received descriptor: never the program's) */
+        if (fds[k] != STATUS_FD) {
+            if (dup3(fds[k], STATUS_FD, O_CLOEXEC) < 0) die("dup3 status");
+            close(fds[k]);
+        }
+        k++;
+    }
     for (int i = 0; i < 3; i++) msg_stdio[i] = fds[k++];
     int exe_fd = fds[k++];
     if (netns_file) msg_netns = fds[k++];
@@ -168,6 +181,8 @@ int receive_run(char ***prog_argv) {
 void take_run_fds(void) {
     for (int i = 0; i < 3; i++)
         if (dup2(msg_stdio[i], i) < 0) die("dup2 stdio");
+    /* Serving mode: runs share I's IPC namespace otherwise. */
+    if (serving && unshare(CLONE_NEWIPC) < 0) die("unshare ipc");
     if (hold_at_exec && dup2(msg_go, GO_FD) < 0) die("dup2 go");
     if (hold_at_exec) fcntl(GO_FD, F_SETFD, FD_CLOEXEC);
     if (msg_netns >= 0) {
@@ -175,6 +190,26 @@ void take_run_fds(void) {
     } else if (unshare(CLONE_NEWNET) < 0) {
         die("unshare netns");
     }
+}
+
+void reset_run_options(void) {
+    n_cgroups = 0;
+    n_rlims = 0;
+    n_env = 0;
+    run_uid = 65534;
+    run_gid = 65534;
+    workdir = "/";
+    profile = "native";
+    plain_open = 0;
+    hold_at_exec = 0;
+    netns_file = NULL;
+    aslr_off = 0;
+    wall_limit_ns = 0;
+    msg_stdio[0] = msg_stdio[1] = msg_stdio[2] = -1;
+    msg_netns = msg_go = -1;
+    tmp_kib = start_tmp_kib;
+    tmp_inodes = start_tmp_inodes;
+    tmp_given = 0;
 }
 
 void parse_args(int argc, char **argv, int *prog_index) {
@@ -188,6 +223,7 @@ void parse_args(int argc, char **argv, int *prog_index) {
         if (opt == 'W') { hold_at_exec = 1; continue; }
         if (opt == 'o') { plain_open = 1; continue; }
         if (opt == 'P') { prepared = 1; continue; }
+        if (opt == 'S') { serving = 1; continue; }
         if (opt == 'A') { aslr_off = 1; continue; }
         if (i + 1 >= argc) die_msg("option needs a value");
         char *v = argv[++i];
@@ -260,10 +296,16 @@ int main(int argc, char **argv) {
         environ = run_env;
     }
     reset_signals();
+    if (serving && !prepared) die_msg("-S needs -P");
+    for (int i = 0; serving && i < n_binds; i++)
+        if (strcmp(binds[i].dst, "/tmp") == 0 || strncmp(binds[i].dst, "/tmp/", 5) == 0)
+            die_msg("-S: a bind under /tmp would not survive a fresh /tmp");
+    start_tmp_kib = tmp_kib;
+    start_tmp_inodes = tmp_inodes;
     if (prepared) {
         /* Only the root's options now; the run's come in the go message. */
         if (no_namespaces || hold_at_exec || n_cgroups || netns_file || n_env)
-            die_msg("-P takes only -M, -b, -l and -t");
+            die_msg("-P takes only -M, -b, -l, -t and -S");
         if (fcntl(PREP_FD, F_GETFD) < 0) die("no fd 5 for -P");
         if (syscall(SYS_close_range, GO_FD, GO_FD, 0) < 0 ||
             syscall(SYS_close_range, PREP_FD + 1, ~0U, 0) < 0)

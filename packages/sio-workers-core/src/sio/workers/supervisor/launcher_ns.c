@@ -103,6 +103,13 @@ void build_root(void) {
     sethostname("sio", 3);
 }
 
+void fresh_tmp(void) {
+    if (umount2("/tmp", MNT_DETACH) < 0) die("unmount /tmp");
+    char opts[128];
+    snprintf(opts, sizeof opts, "size=%luk,nr_inodes=%lu,mode=1777", tmp_kib, tmp_inodes);
+    if (mount("sio-tmp", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, opts) < 0) die("mount /tmp");
+}
+
 int make_netns(const char *file) {
     int fd = open(file, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0) { perror("create netns file"); return 1; }

@@ -122,6 +122,8 @@ static void kill_namespace(void) {
 }
 
 /* Runs in I (pid 1): never returns. */
+static void run_one(int exe_fd, char **argv);
+
 void run_init(int exe_fd, char **argv) {
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) die("pdeathsig");
     if (launcher_alive_fd >= 0) {
@@ -132,7 +134,21 @@ void run_init(int exe_fd, char **argv) {
         launcher_alive_fd = -1;
     }
     if (!no_namespaces) build_root();
-    if (prepared) exe_fd = receive_run(&argv);
+    for (;;) {
+        if (prepared) exe_fd = receive_run(&argv);
+        run_one(exe_fd, argv);
+        if (!serving) _exit(0);
+        /* Serving mode: nothing of this run is left (run_one killed and
+         * reaped every other process of the namespace); its status pipe
+         * goes, and the next run gets default options and a fresh /tmp. */
+        close(STATUS_FD);
+        reset_run_options();
+        fresh_tmp();
+    }
+}
+
+/* One run in I: fork P, watch it, kill what is left, write the status line. */
+static void run_one(int exe_fd, char **argv) {
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) die("socketpair");
     sigset_t chld;
@@ -141,6 +157,14 @@ void run_init(int exe_fd, char **argv) {
     sigprocmask(SIG_BLOCK, &chld, NULL);
     int sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
     if (sfd < 0) die("signalfd");
+    if (serving && !no_namespaces) {
+        /* Every run's program is pid 2, as in a namespace of its own (a
+         * program seeding with its pid judges the same on every run): the
+         * earlier runs' processes are all reaped, so 2 is free. */
+        int fd = open("/proc/sys/kernel/ns_last_pid", O_WRONLY | O_CLOEXEC);
+        if (fd < 0 || write(fd, "1", 1) != 1) die("ns_last_pid");
+        close(fd);
+    }
     long long start = now_ns();
     pid_t p = fork();
     if (p < 0) die("fork program");
@@ -206,14 +230,19 @@ void run_init(int exe_fd, char **argv) {
         }
     }
     long long wall = now_ns() - start;
-    kill_namespace();
-    {
+    /* Kill and reap until no other process is left in the namespace (kill(-1)
+     * from pid 1 fails with ESRCH then): a serving I lives on, so nothing may
+     * be left for the namespace's end to take. */
+    for (int round = 0; round < 100; round++) {
         struct rusage ru;
+        int signalled = no_namespaces ? 0 : kill(-1, SIGKILL) == 0;
         while (wait4(-1, NULL, 0, &ru) > 0) cpu_us += tv_us(ru.ru_utime) + tv_us(ru.ru_stime);
+        if (!signalled) break;
     }
+    if (nfd >= 0) close(nfd);
+    close(sfd);
     if (violation[0])
         report("rv %s %lld", violation, wall);
     else
         report("exit %d %lld %ld %lld", status, wall, maxrss, cpu_us);
-    _exit(0);
 }

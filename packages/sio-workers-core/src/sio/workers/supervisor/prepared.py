@@ -31,6 +31,15 @@ Contract:
 * a forked worker process forgets its parent's prepared launcher; an
   unused one exits when its thread ends or its socket is closed;
 * ``SIO_SUPERVISOR_PREPARE=0`` turns preparing off.
+
+Serving (launcher option ``-S``): a prepared launcher whose root has no bind
+under ``/tmp`` is started to serve one run after another (a fresh ``/tmp``,
+IPC namespace and status pipe per run, see ``launcher.h``). After a run that
+ended with its status line and was not killed, the worker gives it back with
+:func:`keep` and the thread's next run of the same root uses it again: no
+launcher ``exec``, namespaces or root per run. A run that was killed, or
+whose launcher failed, discards it. ``SIO_SUPERVISOR_SERVE=0`` turns serving
+off (each prepared launcher then serves one run).
 """
 
 from __future__ import annotations
@@ -57,8 +66,10 @@ class Prepared:
     """A launcher waiting in prepared mode (owned by one thread)."""
 
     def __init__(self, pid: int, status_r: int, sock: socket.socket, key: tuple[str, ...],
-                 tmp: str, unreaped: set[int]) -> None:
+                 tmp: str, unreaped: set[int], serving: bool = False) -> None:
         self.pid = pid
+        self.serving = serving
+        """Started with ``-S``: serves runs until its socket is closed."""
         self.status_r = status_r
         self.sock = sock
         self.key = key
@@ -89,6 +100,21 @@ _local = _ThreadState()
 
 def enabled() -> bool:
     return os.environ.get("SIO_SUPERVISOR_PREPARE", "1") != "0"
+
+
+def serving_enabled() -> bool:
+    return os.environ.get("SIO_SUPERVISOR_SERVE", "1") != "0"
+
+
+def servable(root_args: tuple[str, ...]) -> bool:
+    """Whether a root can be served run after run: no bind lies under
+    ``/tmp`` (a fresh ``/tmp`` between runs would hide it)."""
+    for i, arg in enumerate(root_args[:-1]):
+        if arg == "-b":
+            dst = root_args[i + 1].rsplit(":", 1)[0].rsplit(":", 1)[1]
+            if dst == "/tmp" or dst.startswith("/tmp/"):
+                return False
+    return True
 
 
 def _forget_in_child() -> None:
@@ -149,9 +175,20 @@ def send_run(prep: Prepared, args: list[str], fds: list[int]) -> bool:
         return False
     if sent != len(payload):
         return False
-    prep.close.detach()
-    prep.sock.close()
+    if not prep.serving:
+        prep.close.detach()
+        prep.sock.close()
     return True
+
+
+def keep(prep: Prepared) -> None:
+    """Give a serving launcher whose run has ended well back to this thread,
+    for its next run of the same root (one that already holds another is
+    discarded)."""
+    if _local.prepared is None and prep.close.alive:
+        _local.prepared = prep
+    else:
+        discard(prep)
 
 
 def discard(prep: Prepared) -> None:
@@ -195,6 +232,7 @@ def prepare_next(launcher: str, root_args: tuple[str, ...], key: tuple[str, ...]
 
 def _spawn(launcher: str, root_args: tuple[str, ...], key: tuple[str, ...], tmp: str,
            unreaped: set[int]) -> Prepared | None:
+    serve = serving_enabled() and servable(root_args)
     devnull = devnull_fd()
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     status_r, status_w = os.pipe()
@@ -204,7 +242,7 @@ def _spawn(launcher: str, root_args: tuple[str, ...], key: tuple[str, ...], tmp:
     try:
         pid = os.posix_spawn(
             launcher,
-            [launcher, "-P", *root_args, "-t", tmp],
+            [launcher, "-P", *(("-S",) if serve else ()), *root_args, "-t", tmp],
             {},
             file_actions=actions,
             setsigdef=_RESETTABLE_SIGNALS,
@@ -217,4 +255,4 @@ def _spawn(launcher: str, root_args: tuple[str, ...], key: tuple[str, ...], tmp:
     finally:
         os.close(status_w)
         theirs.close()
-    return Prepared(pid, status_r, ours, key, tmp, unreaped)
+    return Prepared(pid, status_r, ours, key, tmp, unreaped, serving=serve)

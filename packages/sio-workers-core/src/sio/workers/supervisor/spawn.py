@@ -87,6 +87,7 @@ def _start_prepared(spec: RunSpec, slot: Slot, prep: prepared.Prepared) -> _Star
     args = _drop_option(_drop_option(_run_args(spec, slot), "-n"), "-c")
     opened: list[int] = []
     go_r = go_w = None
+    run_r = run_w = None
     try:
         try:
             exe = os.open(executable, os.O_PATH | os.O_CLOEXEC)
@@ -94,6 +95,10 @@ def _start_prepared(spec: RunSpec, slot: Slot, prep: prepared.Prepared) -> _Star
             return f"supervisor: open program {executable}: {exc.strerror}"
         opened.append(exe)
         fds = [spec.stdin, spec.stdout, spec.stderr, exe]
+        if prep.serving:
+            # a serving launcher writes this run's status line on a pipe of its own
+            run_r, run_w = os.pipe()
+            fds.insert(0, run_w)
         if spec.namespaces and slot.netns:
             fds.append(netns_fd(slot.netns))
             args += ["-n", "netns"]
@@ -120,7 +125,10 @@ def _start_prepared(spec: RunSpec, slot: Slot, prep: prepared.Prepared) -> _Star
                 os.close(go_w)
                 go_w = None
             return None
-        result = (prep.pid, prep.status_r, go_w, start)
+        status_r = prep.status_r
+        if run_r is not None:
+            status_r, run_r = run_r, None
+        result = (prep.pid, status_r, go_w, start)
         go_w = None
         return result
     except OSError as exc:
@@ -132,6 +140,9 @@ def _start_prepared(spec: RunSpec, slot: Slot, prep: prepared.Prepared) -> _Star
             os.close(go_r)
         if go_w is not None:
             os.close(go_w)
+        for fd in (run_r, run_w):
+            if fd is not None:
+                os.close(fd)
 
 
 _ADDR_NO_RANDOMIZE = 0x0040000

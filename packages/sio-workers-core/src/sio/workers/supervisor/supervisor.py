@@ -183,10 +183,13 @@ def _run_in_slot(spec: RunSpec, launcher: str, slot: Slot) -> RunOutcome:
     root_key = _root_key(spec, root_args) if root_args else ()
     prep = prepared.take(root_key) if root_key else None
     started: _Started | str | None = None
+    server = None  # a serving launcher (prepared.py) that runs this program
     if prep is not None:
         started = _start_prepared(spec, slot, prep)
         if not isinstance(started, tuple):
             prepared.discard(prep)
+        elif prep.serving:
+            server = prep
     if started is None:
         started = _start_launcher(spec, slot, launcher)
     if isinstance(started, str):
@@ -197,7 +200,7 @@ def _run_in_slot(spec: RunSpec, launcher: str, slot: Slot) -> RunOutcome:
     # The next run's launcher: started while this program runs (the worker
     # only waits then), or after the run (see prepared's docs).
     prepare_now = spec.prepare_during_run and not spec.clock.hold_at_exec
-    if root_key and prepare_now:
+    if root_key and prepare_now and server is None:
         prepared.prepare_next(launcher, root_args, root_key, _tmp_arg(spec), _unreaped)
 
     def release_program() -> None:
@@ -214,13 +217,18 @@ def _run_in_slot(spec: RunSpec, launcher: str, slot: Slot) -> RunOutcome:
     killed_for = None
     chunks: list[bytes] = []
     rusage = None
+    keep_server = False
     try:
         killed_for, final = _watch(spec, status_r, chunks, start,
                                    release_program if go_w is not None else None)
         if killed_for:
             _kill(pid, cgroup)
             _drain(status_r, chunks, 2.0)
-        if final and not killed_for and spec.clock.final_at_report:
+        if server is not None and final and not killed_for and spec.clock.final_at_report:
+            # It serves the next run: nothing of this one is left in it.
+            wait_status = None
+            keep_server = True
+        elif final and not killed_for and spec.clock.final_at_report:
             # The namespace is empty (see the launcher's status protocol):
             # its teardown and the launcher's exit need not delay the verdict.
             wait_status = _reap_later(pid)
@@ -230,6 +238,13 @@ def _run_in_slot(spec: RunSpec, launcher: str, slot: Slot) -> RunOutcome:
         os.close(status_r)
         if go_w is not None:
             os.close(go_w)
+        if server is not None:
+            if keep_server:
+                prepared.keep(server)
+            else:
+                server.close()  # killed or failed: it is gone (and reaped)
+                # the thread's next run of this root need not start its own
+                prepared.prepare_next(launcher, root_args, root_key, _tmp_arg(spec), _unreaped)
     wall_ms = round((time.monotonic() - start) * 1000)
     cgroup_error = None
     try:
@@ -284,7 +299,7 @@ def _run_in_slot(spec: RunSpec, launcher: str, slot: Slot) -> RunOutcome:
         rusage_cpu_ms = (rusage.ru_utime + rusage.ru_stime) * 1000
     else:
         rusage_cpu_ms = None
-    if root_key and not prepare_now:
+    if root_key and not prepare_now and server is None:
         prepared.prepare_next(launcher, root_args, root_key, _tmp_arg(spec), _unreaped)
     return RunOutcome(facts, _measurement(spec, version), version, rusage_cpu_ms=rusage_cpu_ms)
 
