@@ -2,7 +2,11 @@
  * (KiB), the LC_ALL variable, the working directory, the network
  * namespace (an inode number), its own pid, the IPC namespace (an inode
  * number) and how many entries /tmp holds, one per line; with an
- * argument it then leaves a file in /tmp (the next run must not see it). */
+ * argument also whether a SysV shared memory segment of a fixed key exists
+ * (1) or not (0), and it then leaves a file in /tmp and such a segment
+ * (the next run must see neither). */
+#include <sys/ipc.h>
+#include <sys/shm.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -32,6 +36,8 @@ int main(int argc, char **argv) {
     while (d && (e = readdir(d))) entries += e->d_name[0] != '.';
     printf("%d\n", entries);
     if (argc > 1) {
+        printf("%d\n", shmget(0x5105e, 0, 0) >= 0);
+        if (shmget(0x5105e, 4096, IPC_CREAT | 0600) < 0) return 6;
         int fd = open("/tmp/left-by-probe", O_WRONLY | O_CREAT, 0644);
         if (fd < 0) return 5;
         close(fd);

@@ -233,6 +233,9 @@ def _run_in_slot(spec: RunSpec, launcher: str, slot: Slot) -> RunOutcome:
             # its teardown and the launcher's exit need not delay the verdict.
             wait_status = _reap_later(pid)
         else:
+            if server is not None and final:
+                # a serving launcher does not exit by itself after a run
+                _kill(pid, cgroup)
             _, wait_status, rusage = os.wait4(pid, 0)
     finally:
         os.close(status_r)
