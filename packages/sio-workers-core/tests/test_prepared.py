@@ -72,6 +72,9 @@ def test_tmp_is_resized_for_the_run(build_c, tmp_path, counted):
     renv, lines = run(exe, tmp_path, mem_limit=131072)
     assert counted == [True]
     assert renv["result_code"] == "OK" and int(lines[0]) == 131072
+    # served next (its /tmp left empty): back to the starting size
+    renv, lines = run(exe, tmp_path, mem_limit=65536)
+    assert renv["result_code"] == "OK" and int(lines[0]) == 65536
 
 
 def test_verdicts_through_prepared_launchers(build_c, tmp_path, counted):
@@ -254,8 +257,9 @@ def test_a_serving_launcher_serves_run_after_run_each_as_new(build_c, tmp_path, 
     """Serving (``-S``): one prepared launcher serves runs 3, 4, 5 and 6 of
     a root; each of them sees what a launcher of its own would give it:
     pid 2, an empty /tmp (the probe leaves a file there every time), no SysV
-    IPC of the run before (it leaves a segment every time: each program has
-    an IPC namespace of its own), the slot's network namespace."""
+    IPC object of the run before (it leaves a segment, a keyless one, a
+    semaphore set and a message queue every time: the serving init removes
+    them between runs), the slot's network namespace."""
     import shutil
     import tempfile
 
@@ -284,7 +288,7 @@ def test_a_serving_launcher_serves_run_after_run_each_as_new(build_c, tmp_path, 
     assert servers[1] == servers[2] == servers[3] == servers[4] == servers[5]
     for renv, lines in results:
         assert renv["result_code"] == "OK", renv
-        # pid 2, /tmp empty, the previous run's SysV segment not visible
+        # pid 2, /tmp empty, no SysV object of the previous run
         assert lines[4] == "2" and lines[6] == "0" and lines[7] == "0", lines
     assert len({lines[3] for _, lines in results}) == 1
 

@@ -180,8 +180,11 @@ void take_run_fds(void);
 
 /* In I (pid 1 of the new pid namespace): build the root and pivot into it. */
 void build_root(void);
-/* Serving mode, in I, between runs: a fresh /tmp of the starting size. */
-void fresh_tmp(void);
+/* Serving mode, in I, between runs: /tmp as new, of the starting size
+ * (resized: the run had a -t of its own). */
+void fresh_tmp(int resized);
+/* Serving mode, in I, between runs: no SysV object of the run is left. */
+void clear_ipc(void);
 /* -K FILE: an empty network namespace bound at FILE; 0 or 1 (perror). */
 int make_netns(const char *file);
 /* -F DIR: the empty named favordynmods cgroup v1 hierarchy; 0 or 1 (perror). */
@@ -204,6 +207,7 @@ void set_personality(void);
 struct seccomp_notif;
 /* In P: load the -s profile; the notification fd, or -1 for "none". */
 int load_seccomp(int exe_fd, const char *magic);
+void resolve_seccomp_names(void);
 /* The violation a notification stands for ("opening files" or the
  * syscall's name) into out. */
 void describe_violation(const struct seccomp_notif *req, char *out, size_t size);

@@ -181,8 +181,6 @@ int receive_run(char ***prog_argv) {
 void take_run_fds(void) {
     for (int i = 0; i < 3; i++)
         if (dup2(msg_stdio[i], i) < 0) die("dup2 stdio");
-    /* Serving mode: runs share I's IPC namespace otherwise. */
-    if (serving && unshare(CLONE_NEWIPC) < 0) die("unshare ipc");
     if (hold_at_exec && dup2(msg_go, GO_FD) < 0) die("dup2 go");
     if (hold_at_exec) fcntl(GO_FD, F_SETFD, FD_CLOEXEC);
     if (msg_netns >= 0) {

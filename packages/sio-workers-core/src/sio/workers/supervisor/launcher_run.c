@@ -134,6 +134,7 @@ void run_init(int exe_fd, char **argv) {
         launcher_alive_fd = -1;
     }
     if (!no_namespaces) build_root();
+    resolve_seccomp_names();
     for (;;) {
         if (prepared) exe_fd = receive_run(&argv);
         run_one(exe_fd, argv);
@@ -142,8 +143,10 @@ void run_init(int exe_fd, char **argv) {
          * reaped every other process of the namespace); its status pipe
          * goes, and the next run gets default options and a fresh /tmp. */
         close(STATUS_FD);
+        int resized = tmp_given;
         reset_run_options();
-        fresh_tmp();
+        fresh_tmp(resized);
+        clear_ipc();
     }
 }
 

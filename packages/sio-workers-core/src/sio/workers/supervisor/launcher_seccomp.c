@@ -248,14 +248,25 @@ static int syscall_nr(const char *name) {
     return seccomp_syscall_resolve_name_arch(SCMP_ARCH_X86_64, name);
 }
 
+static int forbidden_nr[sizeof forbidden / sizeof forbidden[0]];
+static int names_resolved;
+
+/* I resolves the names once, before its first P (a serving I forks many). */
+void resolve_seccomp_names(void) {
+    if (names_resolved) return;
+    for (int i = 0; forbidden[i]; i++) forbidden_nr[i] = syscall_nr(forbidden[i]);
+    names_resolved = 1;
+}
+
 int load_seccomp(int exe_fd, const char *magic) {
     if (strcmp(profile, "none") == 0) return -1;
     int jvm = strcmp(profile, "jvm") == 0;
     int python = strcmp(profile, "python") == 0;
     n_insns = 0;
     n_rules = 0;
+    resolve_seccomp_names();
     for (int i = 0; forbidden[i]; i++) {
-        int nr = syscall_nr(forbidden[i]);
+        int nr = forbidden_nr[i];
         if (nr < 0) continue;
         if (nr == __NR_socket && (jvm || python))
             /* nscd lookups of the JVM and CPython: fail quietly; other sockets: RV */
@@ -308,6 +319,8 @@ int load_seccomp(int exe_fd, const char *magic) {
     return fd;
 }
 #else
+void resolve_seccomp_names(void) {}
+
 int load_seccomp(int exe_fd, const char *magic) {
     if (strcmp(profile, "none") == 0) return -1;
     return load_seccomp_libseccomp(exe_fd, magic);
