@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <sys/personality.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 void open_cgroups(void) {
@@ -37,10 +38,12 @@ void set_rlimits(void) {
     }
 }
 
+/* Raw system calls: P shares I's memory (launcher_run.c), and the libc
+ * wrappers may act for every thread of the process they think they are in. */
 void drop_credentials(void) {
-    if (setgroups(0, NULL) < 0) die("setgroups");
-    if (setresgid(run_gid, run_gid, run_gid) < 0) die("setresgid");
-    if (setresuid(run_uid, run_uid, run_uid) < 0) die("setresuid");
+    if (syscall(SYS_setgroups, 0, NULL) < 0) die("setgroups");
+    if (syscall(SYS_setresgid, run_gid, run_gid, run_gid) < 0) die("setresgid");
+    if (syscall(SYS_setresuid, run_uid, run_uid, run_uid) < 0) die("setresuid");
 }
 
 void set_personality(void) {

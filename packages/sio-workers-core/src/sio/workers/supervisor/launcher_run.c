@@ -1,7 +1,8 @@
 /*
  * sio-launcher: the namespace init I (pid 1) and the program P (pid 2).
  * I builds the root (launcher_ns.c), takes the run from the go message in
- * prepared mode (launcher_main.c), forks P and waits: it receives P's
+ * prepared mode (launcher_main.c), starts P (clone, sharing I's memory until
+ * P's exec) and waits: it receives P's
  * seccomp notifications (the first one is the violation; the namespace is
  * killed), enforces the -T wall limit, reaps every process of the
  * namespace and writes the ONE final status line ("exit ..." or "rv ...").
@@ -18,6 +19,7 @@
 #include <linux/close_range.h>
 #include <linux/seccomp.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -63,6 +65,18 @@ static int recv_fd(int sock) {
     return fd;
 }
 
+/* P shares I's memory until its exec (clone with CLONE_VM | CLONE_VFORK:
+ * no copy of I's address space, as posix_spawn does it): P writes nothing
+ * I relies on, uses raw system calls for its credentials, never returns
+ * into I's frames (its own stack) and leaves by exec or _exit. While P
+ * prepares, I is suspended: nothing P does after loading its filter may be
+ * a notification (I could not answer it before the worker's wall limit). */
+#define P_STACK_SIZE (256 * 1024)
+static char *p_stack;
+static char *volatile exec_page = MAP_FAILED; /* P's exec path page, mapped by P */
+
+struct p_start { int exe_fd; char **argv; int sock; int close_a, close_b; };
+
 /* Runs in P: never returns. */
 static void __attribute__((noreturn)) run_program(int exe_fd, char **argv, int sock) {
     /* Every disposition is already the default (main() reset them; I sets no
@@ -93,6 +107,7 @@ static void __attribute__((noreturn)) run_program(int exe_fd, char **argv, int s
     }
     if (magic == MAP_FAILED) die("mmap exec path");
     magic[0] = 0;
+    exec_page = magic; /* in I's memory too: I unmaps it once P has exec'd */
     if (syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC) < 0) die("close_range");
     int nfd = load_seccomp(exe_fd, magic);
     if (nfd >= 0) send_fd(sock, nfd);
@@ -110,6 +125,14 @@ static void __attribute__((noreturn)) run_program(int exe_fd, char **argv, int s
     syscall(SYS_execveat, exe_fd, magic, argv, environ, AT_EMPTY_PATH);
     report("error exec %s: %s", argv[0], strerror(errno));
     _exit(127);
+}
+
+static int program_main(void *arg) {
+    struct p_start *ps = arg;
+    close(ps->close_a);
+    close(ps->close_b);
+    if (prepared) take_run_fds();
+    run_program(ps->exe_fd, ps->argv, ps->sock);
 }
 
 static long long tv_us(struct timeval tv) {
@@ -134,6 +157,9 @@ void run_init(int exe_fd, char **argv) {
         launcher_alive_fd = -1;
     }
     if (!no_namespaces) build_root();
+    p_stack = mmap(NULL, P_STACK_SIZE, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (p_stack == MAP_FAILED) die("mmap the program's start stack");
     resolve_seccomp_names();
     for (;;) {
         if (prepared) exe_fd = receive_run(&argv);
@@ -150,7 +176,7 @@ void run_init(int exe_fd, char **argv) {
     }
 }
 
-/* One run in I: fork P, watch it, kill what is left, write the status line. */
+/* One run in I: start P, watch it, kill what is left, write the status line. */
 static void run_one(int exe_fd, char **argv) {
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) die("socketpair");
@@ -169,13 +195,12 @@ static void run_one(int exe_fd, char **argv) {
         close(fd);
     }
     long long start = now_ns();
-    pid_t p = fork();
-    if (p < 0) die("fork program");
-    if (p == 0) {
-        close(sv[0]);
-        close(sfd);
-        if (prepared) take_run_fds();
-        run_program(exe_fd, argv, sv[1]);
+    struct p_start ps = {exe_fd, argv, sv[1], sv[0], sfd};
+    pid_t p = clone(program_main, p_stack + P_STACK_SIZE, CLONE_VM | CLONE_VFORK | SIGCHLD, &ps);
+    if (p < 0) die("start the program");
+    if (exec_page != MAP_FAILED) {
+        munmap(exec_page, 4096);
+        exec_page = MAP_FAILED;
     }
     close(sv[1]);
     close(exe_fd);
