@@ -25,9 +25,13 @@ of the supervisor; the building itself is :mod:`sio.workers.native`'s.
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
-from sio.workers.native import LAUNCHER, NativeBuildError
+from sio.workers.native import _PATH_INPUTS, LAUNCHER, NativeBuildError
+
+_ENV_INPUTS = (*_PATH_INPUTS, LAUNCHER.cache_env)
 
 SOURCE = LAUNCHER.source
 SOURCES = LAUNCHER.inputs
@@ -76,15 +80,31 @@ def cached_launcher() -> Path | None:
     return LAUNCHER.cached()
 
 
+_RECHECK_S = 1.0
+_recent: dict[tuple[str | None, ...], tuple[float, Path]] = {}
+
+
 def launcher_path(build: bool = True) -> Path | None:
     """Path of an up-to-date launcher; build it into the cache if allowed.
 
     Returns None only when ``build`` is False and none is built. The answer is
     remembered per source hash (a changed source still means a new binary).
+    Every run looks the launcher up: an answer is trusted for
+    :data:`_RECHECK_S` seconds while the binary is there (the sources'
+    ``stat`` calls cost more than the rest of a served run's set-up in the
+    worker), then checked again.
     """
+    key = (*(os.environ.get(v) for v in _ENV_INPUTS), str(build))
+    now = time.monotonic()
+    recent = _recent.get(key)
+    if recent is not None and now - recent[0] < _RECHECK_S and os.access(recent[1], os.X_OK):
+        return recent[1]
     try:
-        return LAUNCHER.path(build)
+        found = LAUNCHER.path(build)
     except LauncherBuildError:
         raise
     except NativeBuildError as exc:
         raise LauncherBuildError(f"building the launcher with {libc()} failed: {exc}") from None
+    if found is not None:
+        _recent[key] = (now, found)
+    return found

@@ -8,8 +8,8 @@ here starts, opens or waits for anything):
 * :func:`_run_args`: the options of the run itself (cgroups, credentials,
   network namespace, rlimits, the ``-T`` backstop, working directory,
   seccomp profile), the same for a launcher started for the run and for the
-  go message of a prepared one (which then drops ``-n``/``-c`` for
-  descriptors, :func:`_drop_option`);
+  go message of a prepared one (which gets the cgroups and the network
+  namespace as descriptors instead of ``-c``/``-n``);
 * :func:`_root_args`: the options that shape the new root, and
   :func:`_root_key`, what a prepared launcher must match to serve a run;
 * :func:`_launcher_args`: the whole command line of a launcher started for
@@ -54,13 +54,16 @@ def _system_binds() -> tuple[list[str], list[tuple[str, str, bool]]]:
     return links, binds
 
 
-def _run_args(spec: RunSpec, slot: Slot) -> list[str]:
-    """The launcher options of the run itself (all but the root's)."""
+def _run_args(spec: RunSpec, slot: Slot, by_name: bool = True) -> list[str]:
+    """The launcher options of the run itself (all but the root's); without
+    ``-c`` and ``-n`` unless ``by_name`` (a prepared launcher gets the
+    cgroups and the network namespace as descriptors)."""
     args = []
-    for procs in slot.cgroup.procs_files():
-        args += ["-c", procs]
+    if by_name:
+        for procs in slot.cgroup.procs_files():
+            args += ["-c", procs]
     args += ["-u", str(slot.uid), "-g", str(slot.gid)]
-    if spec.namespaces and slot.netns:
+    if by_name and spec.namespaces and slot.netns:
         args += ["-n", slot.netns]
     rl = []
     if spec.output_limit is not None:
@@ -140,19 +143,6 @@ def _launcher_args(spec: RunSpec, slot: Slot) -> list[str]:
     if not spec.namespaces:
         return [*_run_args(spec, slot), "-N"]
     return [*_run_args(spec, slot), *_root_args(spec), "-t", _tmp_arg(spec)]
-
-
-def _drop_option(args: list[str], option: str) -> list[str]:
-    """``args`` without every ``option VALUE`` pair."""
-    out, skip = [], False
-    for arg in args:
-        if skip:
-            skip = False
-        elif arg == option:
-            skip = True
-        else:
-            out.append(arg)
-    return out
 
 
 def _parse_status(

@@ -29,7 +29,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from sio.workers.supervisor import prepared
-from sio.workers.supervisor.protocol import _drop_option, _launcher_args, _run_args, _tmp_arg
+from sio.workers.supervisor.protocol import _launcher_args, _run_args, _tmp_arg
 from sio.workers.supervisor.slots import Slot, netns_fd
 
 if TYPE_CHECKING:
@@ -84,7 +84,7 @@ def _start_prepared(spec: RunSpec, slot: Slot, prep: prepared.Prepared) -> _Star
     when the run cannot start at all."""
     executable = spec.executable or spec.argv[0]
     # The network namespace and the cgroups come as descriptors.
-    args = _drop_option(_drop_option(_run_args(spec, slot), "-n"), "-c")
+    args = _run_args(spec, slot, by_name=False)
     opened: list[int] = []
     go_r = go_w = None
     run_r = run_w = None

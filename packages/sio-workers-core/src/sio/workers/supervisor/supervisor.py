@@ -30,6 +30,7 @@ re-exports are looked up here by :func:`supervise` (tests patch
 from __future__ import annotations
 
 import os
+import stat
 import time
 from dataclasses import dataclass, field
 
@@ -134,9 +135,7 @@ def _output_size(fd: int) -> int:
         st = os.fstat(fd)
     except OSError:
         return 0
-    import stat as stat_mod
-
-    return st.st_size if stat_mod.S_ISREG(st.st_mode) else 0
+    return st.st_size if stat.S_ISREG(st.st_mode) else 0
 
 
 def _measurement(spec: RunSpec, version: str | None) -> dict[str, str]:
