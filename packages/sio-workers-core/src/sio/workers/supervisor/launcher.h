@@ -85,9 +85,11 @@
  * worker that the launcher is alive: EOF when it has died). After each run
  * I kills every other process of the namespace and reaps them (as after any
  * run), closes everything of the run, mounts a fresh /tmp (the -t size of
- * the start), and waits for the next message; EOF on fd 5 ends it. Each P
- * gets an IPC namespace of its own (SysV IPC and message queues of one run
- * never reach the next). No -b destination may lie under /tmp.
+ * the start) unless the run left /tmp empty and did not resize it, removes
+ * every SysV object of the namespace (the runs share I's IPC namespace one
+ * after another: nothing of one run reaches the next; POSIX message queues
+ * need RLIMIT_MSGQUEUE, 0 for every program), and waits for the next
+ * message; EOF on fd 5 ends it. No -b destination may lie under /tmp.
  *
  * Source layout: one translation unit per responsibility, sharing this
  * header (the protocol above is the contract of them all):

@@ -33,8 +33,8 @@ Contract:
 * ``SIO_SUPERVISOR_PREPARE=0`` turns preparing off.
 
 Serving (launcher option ``-S``): a prepared launcher whose root has no bind
-under ``/tmp`` is started to serve one run after another (a fresh ``/tmp``,
-IPC namespace and status pipe per run, see ``launcher.h``). After a run that
+under ``/tmp`` is started to serve one run after another (``/tmp`` and SysV IPC as new
+and a status pipe of its own per run, see ``launcher.h``). After a run that
 ended with its status line and was not killed, the worker gives it back with
 :func:`keep` and the thread's next run of the same root uses it again: no
 launcher ``exec``, namespaces or root per run. A run that was killed, or
