@@ -180,19 +180,22 @@ void run_init(int exe_fd, char **argv) {
 static void run_one(int exe_fd, char **argv) {
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) die("socketpair");
-    sigset_t chld;
-    sigemptyset(&chld);
-    sigaddset(&chld, SIGCHLD);
-    sigprocmask(SIG_BLOCK, &chld, NULL);
-    int sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
-    if (sfd < 0) die("signalfd");
+    /* I's signalfd and ns_last_pid file serve all its runs. */
+    static int sfd = -1, last_pid_fd = -1;
+    if (sfd < 0) {
+        sigset_t chld;
+        sigemptyset(&chld);
+        sigaddset(&chld, SIGCHLD);
+        sigprocmask(SIG_BLOCK, &chld, NULL);
+        sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
+        if (sfd < 0) die("signalfd");
+    }
     if (serving && !no_namespaces) {
         /* Every run's program is pid 2, as in a namespace of its own (a
          * program seeding with its pid judges the same on every run): the
          * earlier runs' processes are all reaped, so 2 is free. */
-        int fd = open("/proc/sys/kernel/ns_last_pid", O_WRONLY | O_CLOEXEC);
-        if (fd < 0 || write(fd, "1", 1) != 1) die("ns_last_pid");
-        close(fd);
+        if (last_pid_fd < 0) last_pid_fd = open("/proc/sys/kernel/ns_last_pid", O_WRONLY | O_CLOEXEC);
+        if (last_pid_fd < 0 || pwrite(last_pid_fd, "1", 1, 0) != 1) die("ns_last_pid");
     }
     long long start = now_ns();
     struct p_start ps = {exe_fd, argv, sv[1], sv[0], sfd};
@@ -268,7 +271,6 @@ static void run_one(int exe_fd, char **argv) {
         if (!signalled) break;
     }
     if (nfd >= 0) close(nfd);
-    close(sfd);
     if (violation[0])
         report("rv %s %lld", violation, wall);
     else
