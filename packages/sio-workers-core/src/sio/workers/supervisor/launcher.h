@@ -7,7 +7,8 @@
  *   3. unshares mount, pid, net, ipc and uts namespaces and forks the
  *      namespace init "I" (pid 1), which builds a minimal read-only root
  *      (tmpfs + read-only binds + /dev/{null,zero,urandom} + private /tmp +
- *      the namespace's own /proc) and forks the program "P" (pid 2),
+ *      the namespace's own /proc) and starts the program "P" (pid 2,
+ *      clone(CLONE_VM | CLONE_VFORK): it shares I's memory until its exec),
  *   4. P joins the run's cgroups (writes "0" to each cgroup.procs file: only
  *      the program and what it starts are charged and counted, never the
  *      launcher's own setup), sets rlimits, drops to the slot's unprivileged uid/gid, sets
@@ -74,7 +75,7 @@
  * the network namespace (when -n is given: its value is then only a name),
  * the go pipe's read end (with -W), one cgroup.procs file opened for writing
  * per -c (its value is only a name). -t then resizes the private /tmp. I
- * forks P, which takes its stdio from the message, joins the network
+ * starts P, which takes its stdio from the message, joins the network
  * namespace (a new one when -n is absent) and goes on as in the normal mode.
  * The status line protocol is the same. EOF on fd 5 makes I exit quietly.
  *
@@ -101,7 +102,7 @@
  *                       credentials, personality (ASLR)
  *   launcher_seccomp.c  the seccomp profiles (classic BPF on x86-64,
  *                       libseccomp elsewhere) and syscall names
- *   launcher_run.c      the namespace init I: fork of P, P's last steps to
+ *   launcher_run.c      the namespace init I: start of P, P's last steps to
  *                       its exec, the wait loop with seccomp notifications,
  *                       the -T wall limit and the final status line
  * All are compiled into one static binary (sio.workers.native.LAUNCHER).

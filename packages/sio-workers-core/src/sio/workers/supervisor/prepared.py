@@ -9,7 +9,7 @@ a run's program runs, the worker starts the launcher for the next run in
 the root and waits. The next run with the same root sends it, in one
 ``SOCK_SEQPACKET`` message, the rest of its command line and its descriptors
 (stdio, the program, the network namespace, the cgroup files); the namespace
-init then forks the program at once. Everything else (status line, verdict,
+init then starts the program at once. Everything else (status line, verdict,
 kill) is as for a launcher started for the run.
 
 Contract:
