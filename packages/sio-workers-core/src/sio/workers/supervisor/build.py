@@ -81,7 +81,7 @@ def cached_launcher() -> Path | None:
 
 
 _RECHECK_S = 1.0
-_recent: dict[tuple[str | None, ...], tuple[float, Path]] = {}
+_recent: dict[tuple[str | bool | None, ...], tuple[float, Path, str]] = {}
 
 
 def launcher_path(build: bool = True) -> Path | None:
@@ -94,10 +94,10 @@ def launcher_path(build: bool = True) -> Path | None:
     ``stat`` calls cost more than the rest of a served run's set-up in the
     worker), then checked again.
     """
-    key = (*(os.environ.get(v) for v in _ENV_INPUTS), str(build))
+    key = (*map(os.environ.get, _ENV_INPUTS), build)
     now = time.monotonic()
     recent = _recent.get(key)
-    if recent is not None and now - recent[0] < _RECHECK_S and os.access(recent[1], os.X_OK):
+    if recent is not None and now - recent[0] < _RECHECK_S and os.access(recent[2], os.X_OK):
         return recent[1]
     try:
         found = LAUNCHER.path(build)
@@ -106,5 +106,5 @@ def launcher_path(build: bool = True) -> Path | None:
     except NativeBuildError as exc:
         raise LauncherBuildError(f"building the launcher with {libc()} failed: {exc}") from None
     if found is not None:
-        _recent[key] = (now, found)
+        _recent[key] = (now, found, str(found))
     return found

@@ -27,7 +27,7 @@ void open_cgroups(void) {
 void join_cgroups(void) {
     for (int i = 0; i < n_cgroups; i++) {
         if (write(cgroup_fds[i], "0", 1) != 1) die("join cgroup");
-        close(cgroup_fds[i]);
+        /* not closed: I's (shared) table; close-on-exec */
     }
 }
 

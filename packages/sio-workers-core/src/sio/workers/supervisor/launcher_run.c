@@ -7,8 +7,8 @@
  * killed), enforces the -T wall limit, reaps every process of the
  * namespace and writes the ONE final status line ("exit ..." or "rv ...").
  * P does its last steps as root, applies its limits (launcher_limits.c),
- * loads the seccomp profile (launcher_seccomp.c), hands the notification
- * fd to I and execs the program.
+ * loads the seccomp profile (launcher_seccomp.c), whose notification fd is
+ * in I's descriptor table (shared until the exec), and execs the program.
  * The protocol (options, status lines, prepared mode) is specified in the
  * header comment of launcher.h.
  */
@@ -29,56 +29,34 @@
 #include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/signalfd.h>
-#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-static void send_fd(int sock, int fd) {
-    char dummy = 'x';
-    struct iovec iov = {.iov_base = &dummy, .iov_len = 1};
-    char cbuf[CMSG_SPACE(sizeof(int))];
-    memset(cbuf, 0, sizeof cbuf);
-    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
-                         .msg_controllen = sizeof cbuf};
-    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(c), &fd, sizeof(int));
-    if (sendmsg(sock, &msg, 0) < 0) die("send notify fd");
-}
-
-static int recv_fd(int sock) {
-    char dummy;
-    struct iovec iov = {.iov_base = &dummy, .iov_len = 1};
-    char cbuf[CMSG_SPACE(sizeof(int))];
-    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
-                         .msg_controllen = sizeof cbuf};
-    ssize_t n;
-    do n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC); while (n < 0 && errno == EINTR);
-    if (n <= 0) return -1;
-    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-    if (!c || c->cmsg_type != SCM_RIGHTS) return -1;
-    int fd;
-    memcpy(&fd, CMSG_DATA(c), sizeof(int));
-    return fd;
-}
-
 /* P shares I's memory until its exec (clone with CLONE_VM | CLONE_VFORK:
  * no copy of I's address space, as posix_spawn does it): P writes nothing
- * I relies on, uses raw system calls for its credentials, never returns
- * into I's frames (its own stack) and leaves by exec or _exit. While P
- * prepares, I is suspended: nothing P does after loading its filter may be
- * a notification (I could not answer it before the worker's wall limit). */
+ * I relies on but p_notify_fd, uses raw system calls for its credentials,
+ * never returns into I's frames (its own stack) and leaves by exec or
+ * _exit. While P prepares, I is suspended: nothing P does after loading its
+ * filter may be a notification (I could not answer it before the worker's
+ * wall limit).
+ * P also shares I's descriptor table (CLONE_FILES) until its exec, which
+ * gives P a copy of its own and closes the close-on-exec descriptors there:
+ * the notification fd of P's filter is then already in I's table, with no
+ * socket pair to pass it. So P closes nothing (every descriptor but its
+ * stdio is close-on-exec by then), and what P puts on 0-2 (the go
+ * message's stdio, and GO_FD with -W) I puts back to /dev/null after the
+ * exec (i_null_fd), so that I holds none of the run's stdio afterwards. */
 #define P_STACK_SIZE (256 * 1024)
 static char *p_stack;
 static char *volatile exec_page = MAP_FAILED; /* P's exec path page, mapped by P */
+static int i_null_fd = -1; /* prepared mode: /dev/null, put back on I's 0-2 after P's exec */
 
-struct p_start { int exe_fd; char **argv; int sock; int close_a, close_b; };
+struct p_start { int exe_fd; char **argv; };
+static volatile int p_notify_fd = -1; /* written by P (shared memory), read by I */
 
 /* Runs in P: never returns. */
-static void __attribute__((noreturn)) run_program(int exe_fd, char **argv, int sock) {
+static void __attribute__((noreturn)) run_program(int exe_fd, char **argv) {
     /* Every disposition is already the default (main() reset them; I sets no
      * handler): only the SIGCHLD that I blocks must be unblocked. */
     sigset_t none;
@@ -109,10 +87,7 @@ static void __attribute__((noreturn)) run_program(int exe_fd, char **argv, int s
     magic[0] = 0;
     exec_page = magic; /* in I's memory too: I unmaps it once P has exec'd */
     if (syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC) < 0) die("close_range");
-    int nfd = load_seccomp(exe_fd, magic);
-    if (nfd >= 0) send_fd(sock, nfd);
-    close(sock);
-    if (nfd >= 0) close(nfd);
+    p_notify_fd = load_seccomp(exe_fd, magic); /* in I's table too (CLONE_FILES) */
     if (hold_at_exec) {
         /* Everything but the exec is done: the worker may now attach a
          * counter that starts at the exec and sees nothing of ours. */
@@ -129,10 +104,8 @@ static void __attribute__((noreturn)) run_program(int exe_fd, char **argv, int s
 
 static int program_main(void *arg) {
     struct p_start *ps = arg;
-    close(ps->close_a);
-    close(ps->close_b);
     if (prepared) take_run_fds();
-    run_program(ps->exe_fd, ps->argv, ps->sock);
+    run_program(ps->exe_fd, ps->argv);
 }
 
 static long long tv_us(struct timeval tv) {
@@ -157,6 +130,10 @@ void run_init(int exe_fd, char **argv) {
         launcher_alive_fd = -1;
     }
     if (!no_namespaces) build_root();
+    if (prepared) {
+        i_null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+        if (i_null_fd < 0) die("open /dev/null");
+    }
     p_stack = mmap(NULL, P_STACK_SIZE, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
     if (p_stack == MAP_FAILED) die("mmap the program's start stack");
@@ -178,8 +155,6 @@ void run_init(int exe_fd, char **argv) {
 
 /* One run in I: start P, watch it, kill what is left, write the status line. */
 static void run_one(int exe_fd, char **argv) {
-    int sv[2];
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) die("socketpair");
     /* I's signalfd and ns_last_pid file serve all its runs. */
     static int sfd = -1, last_pid_fd = -1;
     if (sfd < 0) {
@@ -198,24 +173,28 @@ static void run_one(int exe_fd, char **argv) {
         if (last_pid_fd < 0 || pwrite(last_pid_fd, "1", 1, 0) != 1) die("ns_last_pid");
     }
     long long start = now_ns();
-    struct p_start ps = {exe_fd, argv, sv[1], sv[0], sfd};
-    pid_t p = clone(program_main, p_stack + P_STACK_SIZE, CLONE_VM | CLONE_VFORK | SIGCHLD, &ps);
+    struct p_start ps = {exe_fd, argv};
+    p_notify_fd = -1;
+    pid_t p = clone(program_main, p_stack + P_STACK_SIZE,
+                    CLONE_VM | CLONE_VFORK | CLONE_FILES | SIGCHLD, &ps);
     if (p < 0) die("start the program");
+    /* P has exec'd (or exited): its descriptor table is its own now. */
     if (exec_page != MAP_FAILED) {
         munmap(exec_page, 4096);
         exec_page = MAP_FAILED;
     }
-    close(sv[1]);
+    int nfd = p_notify_fd;
     close(exe_fd);
-    if (hold_at_exec) close(prepared ? msg_go : GO_FD);
+    if (hold_at_exec) close(GO_FD);
     if (prepared) {
-        for (int i = 0; i < 3; i++) close(msg_stdio[i]);
+        for (int i = 0; i < 3; i++) {
+            close(msg_stdio[i]);
+            if (dup2(i_null_fd, i) < 0) die("dup2 /dev/null");
+        }
+        if (hold_at_exec) close(msg_go);
         if (msg_netns >= 0) close(msg_netns);
     }
     for (int i = 0; i < n_cgroups; i++) close(cgroup_fds[i]);
-    int nfd = -1;
-    if (strcmp(profile, "none") != 0) nfd = recv_fd(sv[0]);
-    close(sv[0]);
     char violation[128] = "";
     struct seccomp_notif notif;
     struct seccomp_notif *req = &notif;
@@ -261,11 +240,18 @@ static void run_one(int exe_fd, char **argv) {
         }
     }
     long long wall = now_ns() - start;
-    /* Kill and reap until no other process is left in the namespace (kill(-1)
-     * from pid 1 fails with ESRCH then): a serving I lives on, so nothing may
-     * be left for the namespace's end to take. */
+    /* Kill and reap until no other process is left in the namespace: a
+     * serving I lives on, so nothing may be left for the namespace's end to
+     * take. Every process of the namespace descends from I (an orphan is
+     * I's child), so once I has no child at all (ECHILD) none is left:
+     * kill(-1), which walks every process of the machine, is needed only
+     * when the program left some. */
     for (int round = 0; round < 100; round++) {
         struct rusage ru;
+        pid_t w;
+        while ((w = wait4(-1, NULL, WNOHANG, &ru)) > 0)
+            cpu_us += tv_us(ru.ru_utime) + tv_us(ru.ru_stime);
+        if (w < 0 && errno == ECHILD) break;
         int signalled = no_namespaces ? 0 : kill(-1, SIGKILL) == 0;
         while (wait4(-1, NULL, 0, &ru) > 0) cpu_us += tv_us(ru.ru_utime) + tv_us(ru.ru_stime);
         if (!signalled) break;

@@ -57,7 +57,8 @@ def _system_binds() -> tuple[list[str], list[tuple[str, str, bool]]]:
 def _run_args(spec: RunSpec, slot: Slot, by_name: bool = True) -> list[str]:
     """The launcher options of the run itself (all but the root's); without
     ``-c`` and ``-n`` unless ``by_name`` (a prepared launcher gets the
-    cgroups and the network namespace as descriptors)."""
+    cgroups and the network namespace as descriptors). A new list: the
+    caller may extend it."""
     args = []
     if by_name:
         for procs in slot.cgroup.procs_files():
@@ -65,37 +66,53 @@ def _run_args(spec: RunSpec, slot: Slot, by_name: bool = True) -> list[str]:
     args += ["-u", str(slot.uid), "-g", str(slot.gid)]
     if by_name and spec.namespaces and slot.netns:
         args += ["-n", slot.netns]
+    profile = spec.profile
+    args += _limit_args(spec.output_limit, profile.nofile, profile.stack_is_memory,
+                        spec.mem_limit_kib,
+                        spec.time_limit_ms if spec.clock.enforce else None,
+                        spec.real_time_limit_ms, spec.cwd, profile.seccomp, spec.plain_open)
+    return args
+
+
+@functools.lru_cache(maxsize=256)
+def _limit_args(output_limit: int | None, nofile: int, stack_is_memory: bool,
+                mem_limit_kib: int | None, enforced_time_limit_ms: int | None,
+                real_time_limit_ms: int | None, cwd: str, seccomp: str,
+                plain_open: bool) -> tuple[str, ...]:
+    """The rlimits, ``-T``, ``-w``, ``-s`` and ``-o`` of :func:`_run_args`
+    (pure text of its arguments: remembered, a judge's runs repeat them)."""
+    args: list[str] = []
     rl = []
-    if spec.output_limit is not None:
+    if output_limit is not None:
         # One byte more than the limit: output of exactly the limit is fine,
         # anything over it is stopped with SIGXFSZ as soon as it is written.
-        fsize = spec.output_limit + 1
+        fsize = output_limit + 1
         rl.append((resource.RLIMIT_FSIZE, fsize, fsize))
     rl.append((resource.RLIMIT_CORE, 0, 0))
-    rl.append((resource.RLIMIT_NOFILE, spec.profile.nofile, spec.profile.nofile))
+    rl.append((resource.RLIMIT_NOFILE, nofile, nofile))
     rl.append((resource.RLIMIT_MEMLOCK, 0, 0))
     rl.append((resource.RLIMIT_MSGQUEUE, 0, 0))
-    if spec.profile.stack_is_memory and spec.mem_limit_kib:
+    if stack_is_memory and mem_limit_kib:
         # Twice the memory limit: the cgroup stops a deep stack first (MLE),
         # whatever order the program touches it in.
-        stack = 2 * spec.mem_limit_kib * 1024
+        stack = 2 * mem_limit_kib * 1024
         rl.append((resource.RLIMIT_STACK, stack, stack))
     else:
         rl.append((resource.RLIMIT_STACK, 8 << 20, 8 << 20))
-    if spec.time_limit_ms is not None and spec.clock.enforce:
+    if enforced_time_limit_ms is not None:
         # A per-process backstop only: the watchdog kills the tree first.
-        soft = math.ceil(spec.time_limit_ms / 1000) + 1
+        soft = math.ceil(enforced_time_limit_ms / 1000) + 1
         rl.append((resource.RLIMIT_CPU, soft, soft + 1))
     for res, soft, hard in rl:
         args += ["-r", f"{res}:{soft}:{hard}"]
-    if spec.real_time_limit_ms is not None:
+    if real_time_limit_ms is not None:
         # The launcher's own wall limit: a backstop behind the watchdog, so
         # that a hung worker cannot keep the run alive.
-        args += ["-T", str(spec.real_time_limit_ms + LAUNCHER_WALL_MARGIN_MS)]
-    args += ["-w", spec.cwd, "-s", spec.profile.seccomp]
-    if spec.plain_open:
+        args += ["-T", str(real_time_limit_ms + LAUNCHER_WALL_MARGIN_MS)]
+    args += ["-w", cwd, "-s", seccomp]
+    if plain_open:
         args.append("-o")
-    return args
+    return tuple(args)
 
 
 def _root_args(spec: RunSpec) -> tuple[str, ...]:
@@ -103,16 +120,20 @@ def _root_args(spec: RunSpec) -> tuple[str, ...]:
     the key of a prepared launcher. Empty without namespaces."""
     if not spec.namespaces:
         return ()
+    extra = tuple((path, path, True) for path in spec.profile.extra_ro if os.path.isdir(path))
+    return _root_text(str(root_mountpoint()),
+                      (*extra, *((str(src), str(dst), bool(ro)) for src, dst, ro in spec.binds)))
+
+
+@functools.lru_cache(maxsize=64)
+def _root_text(mountpoint: str, binds: tuple[tuple[str, str, bool], ...]) -> tuple[str, ...]:
+    """:func:`_root_args` of the root at ``mountpoint``: the system's links
+    and binds, then ``binds`` (remembered: a judge's runs repeat them)."""
     links, fixed = _system_binds_cached()
-    binds = list(fixed)
-    for path in spec.profile.extra_ro:
-        if os.path.isdir(path):
-            binds.append((path, path, True))
-    binds += spec.binds
-    args = ["-M", str(root_mountpoint())]
+    args = ["-M", mountpoint]
     for link in links:
         args += ["-l", link]
-    for src, dst, ro in binds:
+    for src, dst, ro in (*fixed, *binds):
         args += ["-b", f"{src}:{dst}:{'ro' if ro else 'rw'}"]
     return tuple(args)
 
@@ -150,6 +171,12 @@ def _parse_status(
 ) -> tuple[int | None, str | None, str | None, int | None, int | None, int | None]:
     """``(wait_status, violation, error, wall_ns, maxrss_kib, cpu_us)`` from
     the launcher's status line."""
+    if text.startswith("exit ") and text.count("\n") == 1:
+        # the common case: one "exit" line, nothing else (what follows is
+        # the same parse, without the line splitting)
+        st, wall, *more = text.split()[1:]
+        return (int(st), None, None, int(wall), int(more[0]) if more else None,
+                int(more[1]) if len(more) > 1 else None)
     lines = text.strip().splitlines()
     errors = [line for line in lines if line.startswith("error ")]
     line = errors[0] if errors else (lines[-1] if lines else "")
