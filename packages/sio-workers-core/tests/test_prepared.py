@@ -43,10 +43,10 @@ def counted(monkeypatch):
     return used
 
 
-def run(exe, tmp_path, mem_limit=65536, time_limit=2000, **kwargs):
+def run(exe, tmp_path, mem_limit=65536, time_limit=2000, args=(), **kwargs):
     out = tmp_path / "out"
     with open(out, "wb") as fout, SupervisedExecutor() as ex:
-        renv = ex([str(exe)], stdout=fout, time_limit=time_limit, mem_limit=mem_limit,
+        renv = ex([str(exe), *args], stdout=fout, time_limit=time_limit, mem_limit=mem_limit,
                   ignore_errors=True, **kwargs)
     return renv, out.read_text().split("\n")
 
@@ -327,3 +327,69 @@ def test_serving_can_be_turned_off(build_c, tmp_path, counted, monkeypatch):
         pids.append(getattr(prepared._local.prepared, "pid", None))
     assert counted == [True, True] and pids[0] is None
     assert len(set(pids[1:])) == 3  # one launcher a run
+
+
+FILTER_PROBE = "packages/sio-workers-core/tests/programs/served_filter_probe.c"
+
+
+def _init_of(launcher_pid):
+    with open(f"/proc/{launcher_pid}/task/{launcher_pid}/children") as f:
+        return int(f.read().split()[0])
+
+
+def _status_field(pid, name):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(name + ":"):
+                return line.split(":", 1)[1].strip()
+    return None
+
+
+@pytest.mark.skipif(os.uname().machine != "x86_64", reason="the served filter is x86-64's")
+def test_a_serving_init_loads_the_filter_once_for_all_its_runs(build_c, tmp_path, counted,
+                                                                 monkeypatch):
+    """A serving init loads the run's seccomp filter itself, at its first
+    run, and every program it starts inherits it instead of loading its own:
+    the init is under the filter, the program under exactly one. What the
+    filter lets the init do (clone with its flags on its stack, mount and
+    umount2 of its "/tmp" string) stays a violation for the program, and so
+    does setns."""
+    monkeypatch.setenv("SIO_SUPERVISOR_SERVE", "1")
+    exe = build_c(FILTER_PROBE)
+    for _ in range(3):
+        renv, lines = run(exe, tmp_path)
+        assert renv["result_code"] == "OK", renv
+        assert lines[0] == "Seccomp_filters:\t1", lines
+    server = prepared._local.prepared
+    assert server is not None and server.serving
+    init = _init_of(server.pid)
+    assert _status_field(init, "Seccomp") == "2"  # filter mode
+    assert _status_field(init, "Seccomp_filters") == "1"
+    for mode, name in [("clone", "clone"), ("mount", "mount"), ("umount", "umount2"),
+                       ("setns", "setns")]:
+        renv, lines = run(exe, tmp_path, args=(mode,))
+        assert (renv["result_code"], renv["result_string"]) == (
+            "RV", f"intercepted forbidden syscall {name}"), (mode, renv, lines)
+    # the same init served them all (a violation does not end it) and serves on
+    assert prepared._local.prepared.pid == server.pid
+    renv, lines = run(exe, tmp_path)
+    assert renv["result_code"] == "OK" and lines[0] == "Seccomp_filters:\t1"
+    assert counted == [True] * 6
+
+
+def test_a_serving_launcher_serves_only_runs_of_its_filter(build_c, tmp_path, counted,
+                                                             monkeypatch):
+    """Runs of one root with another seccomp profile never go to a serving
+    launcher whose init holds the first profile's filter: the native profile
+    makes socket() a violation, the python one fails AF_UNIX with EACCES,
+    whatever order they come in."""
+    monkeypatch.setenv("SIO_SUPERVISOR_SERVE", "1")
+    exe = build_c(FILTER_PROBE)
+    expected = {"native": ("RV", None), "python": ("OK", "Permission denied")}
+    for profile in ["native"] * 3 + ["python"] * 3 + ["native"] * 2 + ["python"]:
+        renv, lines = run(exe, tmp_path, args=("socket",), profile=profile)
+        code, text = expected[profile]
+        assert renv["result_code"] == code, (profile, renv)
+        if text is not None:
+            assert lines[0] == text, (profile, lines)
+    assert any(counted)

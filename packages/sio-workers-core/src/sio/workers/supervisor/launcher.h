@@ -92,6 +92,24 @@
  * need RLIMIT_MSGQUEUE, 0 for every program), and waits for the next
  * message; EOF on fd 5 ends it. No -b destination may lie under /tmp.
  *
+ * The filter of a serving I (x86-64): at its first run, when that run has a
+ * seccomp profile (-s other than none), the network namespace by descriptor
+ * (-n) and no -A, I joins that network namespace and loads the run's filter
+ * itself, once; every P it starts inherits it instead of loading its own
+ * (which cost about a tenth of a served run). The filter is the profile's,
+ * plus what I itself does under it, each allowed only with arguments that
+ * exist in I's memory alone, at random addresses, so that the program (whose
+ * memory is its own from its exec) cannot present them:
+ *   clone    exactly P's flags (P_CLONE_FLAGS) with a stack pointer in the
+ *            top page of I's stack for P;
+ *   mount, umount2   with I's own "/tmp" string as the target (fresh /tmp).
+ * P puts the program on a descriptor number I reserved (the filter's exec
+ * rule names it) and joins nothing (it is in I's network namespace). The
+ * worker serves such a launcher only runs with the same profile, -o, -A and
+ * network namespace (prepared.filter_key); I refuses any other run with an
+ * error line. Elsewhere, or when the first run does not qualify, every P
+ * loads its own filter, as in the other modes.
+ *
  * Source layout: one translation unit per responsibility, sharing this
  * header (the protocol above is the contract of them all):
  *   launcher_main.c     main, option parsing, the status-line protocol
@@ -176,13 +194,16 @@ void parse_args(int argc, char **argv, int *prog_index);
 int receive_run(char ***prog_argv);
 /* Serving mode, in I: the run's options back to their defaults. */
 void reset_run_options(void);
-/* Prepared mode, in P: put the message's descriptors in place. */
-void take_run_fds(void);
+/* Prepared mode, in P: put the message's descriptors in place and join the
+ * network namespace of netns_fd (-1: a new one; -2: stay in I's). */
+void take_run_fds(int netns_fd);
 
 /* ---- launcher_ns.c: the new root, -K, -F ---- */
 
 /* In I (pid 1 of the new pid namespace): build the root and pivot into it. */
 void build_root(void);
+/* "/tmp", where I mounts it (a serving I's filter names this very string). */
+extern const char *tmp_path;
 /* Serving mode, in I, between runs: /tmp as new, of the starting size
  * (resized: the run had a -t of its own). */
 void fresh_tmp(int resized);
@@ -210,6 +231,16 @@ void set_personality(void);
 struct seccomp_notif;
 /* In P: load the -s profile; the notification fd, or -1 for "none". */
 int load_seccomp(int exe_fd, const char *magic);
+/* The flags I starts P with (clone, sharing I's memory and descriptors). */
+#define P_CLONE_FLAGS (CLONE_VM | CLONE_VFORK | CLONE_FILES | SIGCHLD)
+/* The filter of a serving I, loaded once by I and inherited by every P: the
+ * -s profile plus what I does under it (clone with exactly P_CLONE_FLAGS on
+ * a stack whose top lies in clone_stack_page; mount and umount2 of the
+ * string at tmp_path). */
+struct served_filter { const void *clone_stack_page; const char *tmp_path; };
+int load_seccomp_served(int exe_fd, const char *magic, const struct served_filter *served);
+/* Whether load_seccomp_served exists here (x86-64). */
+int served_filter_supported(void);
 void resolve_seccomp_names(void);
 /* The violation a notification stands for ("opening files" or the
  * syscall's name) into out. */

@@ -170,7 +170,7 @@ int receive_run(char ***prog_argv) {
     if (tmp_given) {
         char opts[128];
         snprintf(opts, sizeof opts, "size=%luk,nr_inodes=%lu", tmp_kib, tmp_inodes);
-        if (mount("sio-tmp", "/tmp", "tmpfs", MS_REMOUNT | MS_NOSUID | MS_NODEV, opts) < 0)
+        if (mount("sio-tmp", tmp_path, "tmpfs", MS_REMOUNT | MS_NOSUID | MS_NODEV, opts) < 0)
             die("resize /tmp");
     }
     *prog_argv = argv + pi + 1;
@@ -178,14 +178,14 @@ int receive_run(char ***prog_argv) {
 }
 
 /* Prepared mode, in P: put the message's descriptors in place. */
-void take_run_fds(void) {
+void take_run_fds(int netns_fd) {
     for (int i = 0; i < 3; i++)
         if (dup2(msg_stdio[i], i) < 0) die("dup2 stdio");
     if (hold_at_exec && dup2(msg_go, GO_FD) < 0) die("dup2 go");
     if (hold_at_exec) fcntl(GO_FD, F_SETFD, FD_CLOEXEC);
-    if (msg_netns >= 0) {
-        if (setns(msg_netns, CLONE_NEWNET) < 0) die("setns netns");
-    } else if (unshare(CLONE_NEWNET) < 0) {
+    if (netns_fd >= 0) {
+        if (setns(netns_fd, CLONE_NEWNET) < 0) die("setns netns");
+    } else if (netns_fd == -1 && unshare(CLONE_NEWNET) < 0) {
         die("unshare netns");
     }
 }

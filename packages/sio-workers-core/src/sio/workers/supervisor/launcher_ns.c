@@ -128,15 +128,17 @@ static int tmp_is_empty(void) {
     return empty;
 }
 
+const char *tmp_path = "/tmp";
+
 void fresh_tmp(int resized) {
     /* Every process of the run is gone, so an empty /tmp of the starting
      * size is as good as a new one (nothing open, nothing charged): it is
      * kept. Unmounting costs an RCU grace period (~0.15 ms of CPU). */
     if (!resized && tmp_is_empty()) return;
-    if (umount2("/tmp", MNT_DETACH) < 0) die("unmount /tmp");
+    if (umount2(tmp_path, MNT_DETACH) < 0) die("unmount /tmp");
     char opts[128];
     snprintf(opts, sizeof opts, "size=%luk,nr_inodes=%lu,mode=1777", tmp_kib, tmp_inodes);
-    if (mount("sio-tmp", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, opts) < 0) die("mount /tmp");
+    if (mount("sio-tmp", tmp_path, "tmpfs", MS_NOSUID | MS_NODEV, opts) < 0) die("mount /tmp");
 }
 
 /* Remove every SysV object of one kind (all its users are gone). */

@@ -29,6 +29,7 @@
 #include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -51,6 +52,32 @@
 static char *p_stack;
 static char *volatile exec_page = MAP_FAILED; /* P's exec path page, mapped by P */
 static int i_null_fd = -1; /* prepared mode: /dev/null, put back on I's 0-2 after P's exec */
+
+/* A serving I that loaded the run's filter itself (serve_filter_setup): every
+ * P inherits it instead of loading its own. */
+static int i_filtered;
+static int i_nfd = -1;                   /* the filter's notification fd */
+static int exe_slot = -1;               /* I's descriptor P puts the program on
+                                          * (the filter names it) */
+static struct stat served_netns;         /* the network namespace I joined */
+static char *i_magic;                    /* "" (the exec path) and "/tmp" */
+static char *served_profile;
+static int served_plain_open;
+static int last_pid_fd = -1;             /* /proc/sys/kernel/ns_last_pid */
+
+/* `len` bytes at a random address the program cannot know (the filter
+ * compares pointers into it). */
+static char *map_random(size_t len) {
+    for (int tries = 0; tries < 8; tries++) {
+        uint64_t r;
+        if (getrandom(&r, sizeof r, 0) != sizeof r) die("getrandom");
+        uintptr_t addr = 0x100000000000ULL + (r & 0x3fffffff000ULL) * 16;
+        char *page = mmap((void *)addr, len, PROT_READ | PROT_WRITE,
+                          MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+        if (page != MAP_FAILED) return page;
+    }
+    die("mmap at a random address");
+}
 
 struct p_start { int exe_fd; char **argv; };
 static volatile int p_notify_fd = -1; /* written by P (shared memory), read by I */
@@ -75,19 +102,14 @@ static void __attribute__((noreturn)) run_program(int exe_fd, char **argv) {
     if (prctl(PR_SET_DUMPABLE, 0) < 0) die("dumpable");
     /* The exec path "" lives at a random address: the filter allows only an
      * execveat whose path pointer is exactly this one. */
-    char *magic = MAP_FAILED;
-    for (int tries = 0; tries < 8 && magic == MAP_FAILED; tries++) {
-        uint64_t r;
-        if (getrandom(&r, sizeof r, 0) != sizeof r) die("getrandom");
-        uintptr_t addr = 0x100000000000ULL + (r & 0x3fffffff000ULL) * 16;
-        magic = mmap((void *)addr, 4096, PROT_READ | PROT_WRITE,
-                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+    char *magic = i_magic;
+    if (!i_filtered) {
+        magic = map_random(4096);
+        magic[0] = 0;
+        exec_page = magic; /* in I's memory too: I unmaps it once P has exec'd */
     }
-    if (magic == MAP_FAILED) die("mmap exec path");
-    magic[0] = 0;
-    exec_page = magic; /* in I's memory too: I unmaps it once P has exec'd */
     if (syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC) < 0) die("close_range");
-    p_notify_fd = load_seccomp(exe_fd, magic); /* in I's table too (CLONE_FILES) */
+    if (!i_filtered) p_notify_fd = load_seccomp(exe_fd, magic); /* in I's table too */
     if (hold_at_exec) {
         /* Everything but the exec is done: the worker may now attach a
          * counter that starts at the exec and sees nothing of ours. */
@@ -104,8 +126,59 @@ static void __attribute__((noreturn)) run_program(int exe_fd, char **argv) {
 
 static int program_main(void *arg) {
     struct p_start *ps = arg;
-    if (prepared) take_run_fds();
-    run_program(ps->exe_fd, ps->argv);
+    int exe_fd = ps->exe_fd;
+    if (i_filtered) {
+        /* onto the descriptor the inherited filter names (I's table) */
+        if (dup3(exe_fd, exe_slot, O_CLOEXEC) < 0) die("dup3 the program");
+        exe_fd = exe_slot;
+    }
+    /* a filtered I is in the run's network namespace already */
+    if (prepared) take_run_fds(i_filtered ? -2 : msg_netns);
+    run_program(exe_fd, ps->argv);
+}
+
+static int same_netns(int fd) {
+    struct stat st;
+    return fd >= 0 && fstat(fd, &st) == 0 && st.st_dev == served_netns.st_dev &&
+           st.st_ino == served_netns.st_ino;
+}
+
+/* Serving mode, in I, at its first run (the go message has set the profile):
+ * when the filter can be I's own (x86-64, a seccomp profile, the slot's
+ * network namespace given, address-space randomisation on), I joins that
+ * network namespace and loads the filter now, for all its runs; the worker
+ * serves it only runs of the same profile, -o, -A and network namespace
+ * (prepared.filter_key), and I refuses any other. */
+static void serve_filter_setup(void) {
+    static int decided;
+    if (decided) {
+        if (i_filtered && (strcmp(profile, served_profile) != 0 ||
+                           plain_open != served_plain_open || aslr_off || !same_netns(msg_netns)))
+            die_msg("the run does not fit the serving launcher's filter");
+        return;
+    }
+    decided = 1;
+    if (!served_filter_supported() || no_namespaces || strcmp(profile, "none") == 0 ||
+        aslr_off || msg_netns < 0)
+        return; /* every P loads its own */
+    served_profile = strdup(profile);
+    if (!served_profile) die_msg("out of memory");
+    served_plain_open = plain_open;
+    i_magic = map_random(4096);
+    i_magic[0] = 0;
+    strcpy(i_magic + 16, "/tmp");
+    tmp_path = i_magic + 16;
+    exe_slot = fcntl(i_null_fd, F_DUPFD_CLOEXEC, 64);
+    if (exe_slot < 0) die("reserve a descriptor");
+    if (fstat(msg_netns, &served_netns) < 0) die("fstat netns");
+    if (setns(msg_netns, CLONE_NEWNET) < 0) die("setns netns");
+    /* what I opens for writing, it opens before its filter */
+    last_pid_fd = open("/proc/sys/kernel/ns_last_pid", O_WRONLY | O_CLOEXEC);
+    if (last_pid_fd < 0) die("open ns_last_pid");
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) die("no_new_privs");
+    struct served_filter sf = {p_stack + P_STACK_SIZE - 4096, tmp_path};
+    i_nfd = load_seccomp_served(exe_slot, i_magic, &sf);
+    i_filtered = 1;
 }
 
 static long long tv_us(struct timeval tv) {
@@ -131,15 +204,23 @@ void run_init(int exe_fd, char **argv) {
     }
     if (!no_namespaces) build_root();
     if (prepared) {
-        i_null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
-        if (i_null_fd < 0) die("open /dev/null");
+        /* P puts the run's stdio on 0-2 and the go pipe on GO_FD of the
+         * descriptor table it shares with I: between runs those numbers
+         * hold /dev/null, so that no descriptor of I's own ever gets one */
+        int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+        if (fd < 0) die("open /dev/null");
+        i_null_fd = fcntl(fd, F_DUPFD_CLOEXEC, 64);
+        if (i_null_fd < 0) die("dup /dev/null");
+        close(fd);
+        if (dup2(i_null_fd, GO_FD) < 0) die("dup2 /dev/null");
     }
-    p_stack = mmap(NULL, P_STACK_SIZE, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-    if (p_stack == MAP_FAILED) die("mmap the program's start stack");
+    /* at a random address: a serving I's filter lets it clone only onto
+     * this stack (serve_filter_setup) */
+    p_stack = map_random(P_STACK_SIZE);
     resolve_seccomp_names();
     for (;;) {
         if (prepared) exe_fd = receive_run(&argv);
+        if (serving) serve_filter_setup();
         run_one(exe_fd, argv);
         if (!serving) _exit(0);
         /* Serving mode: nothing of this run is left (run_one killed and
@@ -156,7 +237,7 @@ void run_init(int exe_fd, char **argv) {
 /* One run in I: start P, watch it, kill what is left, write the status line. */
 static void run_one(int exe_fd, char **argv) {
     /* I's signalfd and ns_last_pid file serve all its runs. */
-    static int sfd = -1, last_pid_fd = -1;
+    static int sfd = -1;
     if (sfd < 0) {
         sigset_t chld;
         sigemptyset(&chld);
@@ -175,18 +256,19 @@ static void run_one(int exe_fd, char **argv) {
     long long start = now_ns();
     struct p_start ps = {exe_fd, argv};
     p_notify_fd = -1;
-    pid_t p = clone(program_main, p_stack + P_STACK_SIZE,
-                    CLONE_VM | CLONE_VFORK | CLONE_FILES | SIGCHLD, &ps);
+    pid_t p = clone(program_main, p_stack + P_STACK_SIZE, P_CLONE_FLAGS, &ps);
     if (p < 0) die("start the program");
     /* P has exec'd (or exited): its descriptor table is its own now. */
     if (exec_page != MAP_FAILED) {
         munmap(exec_page, 4096);
         exec_page = MAP_FAILED;
     }
-    int nfd = p_notify_fd;
+    int nfd = i_filtered ? i_nfd : p_notify_fd;
+    if (i_filtered && dup3(i_null_fd, exe_slot, O_CLOEXEC) < 0) die("dup3 /dev/null");
     close(exe_fd);
-    if (hold_at_exec) close(GO_FD);
+    if (hold_at_exec && !prepared) close(GO_FD);
     if (prepared) {
+        if (hold_at_exec && dup2(i_null_fd, GO_FD) < 0) die("dup2 /dev/null");
         for (int i = 0; i < 3; i++) {
             close(msg_stdio[i]);
             if (dup2(i_null_fd, i) < 0) die("dup2 /dev/null");
@@ -224,7 +306,7 @@ static void run_one(int exe_fd, char **argv) {
                 kill_namespace();
             }
         }
-        if (nfd >= 0 && (fds[1].revents & (POLLHUP | POLLERR))) {
+        if (nfd >= 0 && !i_filtered && (fds[1].revents & (POLLHUP | POLLERR))) {
             close(nfd);
             nfd = -1;
         }
@@ -256,7 +338,7 @@ static void run_one(int exe_fd, char **argv) {
         while (wait4(-1, NULL, 0, &ru) > 0) cpu_us += tv_us(ru.ru_utime) + tv_us(ru.ru_stime);
         if (!signalled) break;
     }
-    if (nfd >= 0) close(nfd);
+    if (nfd >= 0 && !i_filtered) close(nfd);
     if (violation[0])
         report("rv %s %lld", violation, wall);
     else

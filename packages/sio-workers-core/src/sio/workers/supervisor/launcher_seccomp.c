@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <linux/seccomp.h>
 #include <sched.h>
+#include <signal.h>
 #include <seccomp.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -144,11 +145,17 @@ enum rule_kind {
     R_RET,      /* return `a` */
     R_EQ,       /* word at `off` == `val` ? `a` : `b` */
     R_MASK,     /* (word at `off` & `val`) != 0 ? `a` : `b` */
-    R_EXEC,     /* ALLOW when every word of `exec_ok` matches, else NOTIFY */
+    R_WORDS,    /* ALLOW when (word at `off` & `val`) != 0 (`val` 0: never) or
+                 * every check of `checks` matches, else NOTIFY */
 };
-struct word_check { uint32_t off, val; };
-static struct word_check exec_ok[6];
-struct rule { int nr; enum rule_kind kind; uint32_t off, val, a, b; };
+struct word_check { uint32_t off, mask, val; }; /* (word at off & mask) == val */
+#define MAX_CHECKS 10
+struct checks { int n; struct word_check c[MAX_CHECKS]; };
+static struct checks exec_ok, clone_ok, mount_ok, umount_ok;
+struct rule {
+    int nr; enum rule_kind kind; uint32_t off, val, a, b;
+    const struct checks *checks;
+};
 #define MAX_RULES 128
 static struct rule rules[MAX_RULES];
 static int n_rules;
@@ -159,14 +166,38 @@ static void add_rule(int nr, enum rule_kind kind, uint32_t off, uint32_t val, ui
     for (int i = 0; i < n_rules; i++)
         if (rules[i].nr == nr) die_msg("seccomp: two rules for one syscall");
     if (n_rules == MAX_RULES) die_msg("seccomp: too many rules");
-    rules[n_rules++] = (struct rule){nr, kind, off, val, a, b};
+    rules[n_rules++] = (struct rule){nr, kind, off, val, a, b, NULL};
 }
+
+/* ALLOW when (word at `off` & `allow_bits`) != 0 (0: no such test) or every
+ * check matches; else NOTIFY. */
+static void add_checked(int nr, uint32_t off, uint32_t allow_bits, const struct checks *c) {
+    add_rule(nr, R_WORDS, off, allow_bits, 0, 0);
+    rules[n_rules - 1].checks = c;
+}
+
+static void add_check(struct checks *c, uint32_t off, uint32_t mask, uint32_t val) {
+    if (c->n == MAX_CHECKS) die_msg("seccomp: too many checks");
+    c->c[c->n++] = (struct word_check){off, mask, val};
+}
+
+/* Checks that a 64-bit argument is exactly `v`. */
+static void add_check64(struct checks *c, int arg, uint64_t v) {
+    add_check(c, OFF_LO(arg), ~0U, (uint32_t)v);
+    add_check(c, OFF_HI(arg), ~0U, (uint32_t)(v >> 32));
+}
+
+static int check_len(const struct word_check *w) { return w->mask == ~0U ? 2 : 3; }
 
 static int handler_len(const struct rule *r) {
     switch (r->kind) {
     case R_RET: return 1;
     case R_EQ: case R_MASK: return 4;
-    default: return 2 * 6 + 2;
+    default: {
+        int n = 2 + (r->val ? 2 : 0);
+        for (int j = 0; j < r->checks->n; j++) n += check_len(&r->checks->c[j]);
+        return n;
+    }
     }
 }
 
@@ -185,14 +216,29 @@ static void emit_handler(const struct rule *r) {
         ret(r->a);
         ret(r->b);
         break;
-    case R_EXEC:
-        for (int j = 0; j < 6; j++) {
-            ld(exec_ok[j].off);
-            emit(BPF_JMP | BPF_JEQ | BPF_K, exec_ok[j].val, 0, (unsigned char)(2 * (5 - j) + 1));
+    case R_WORDS: {
+        /* every jump lands on the final "RET ALLOW; RET NOTIFY" pair */
+        int left = handler_len(r) - 2; /* instructions before RET ALLOW */
+        if (r->val) {
+            ld(r->off);
+            emit(BPF_JMP | BPF_JSET | BPF_K, r->val, (unsigned char)(left - 2), 0);
+            left -= 2;
+        }
+        for (int j = 0; j < r->checks->n; j++) {
+            const struct word_check *w = &r->checks->c[j];
+            ld(w->off);
+            left--;
+            if (w->mask != ~0U) {
+                emit(BPF_ALU | BPF_AND | BPF_K, w->mask, 0, 0);
+                left--;
+            }
+            left--;
+            emit(BPF_JMP | BPF_JEQ | BPF_K, w->val, 0, (unsigned char)(left + 1));
         }
         ret(SECCOMP_RET_ALLOW);
         ret(RET_NOTIFY);
         break;
+    }
     }
 }
 
@@ -259,15 +305,38 @@ void resolve_seccomp_names(void) {
 }
 
 int load_seccomp(int exe_fd, const char *magic) {
+    return load_seccomp_served(exe_fd, magic, NULL);
+}
+
+int served_filter_supported(void) { return 1; }
+
+int load_seccomp_served(int exe_fd, const char *magic, const struct served_filter *served) {
     if (strcmp(profile, "none") == 0) return -1;
     int jvm = strcmp(profile, "jvm") == 0;
     int python = strcmp(profile, "python") == 0;
     n_insns = 0;
     n_rules = 0;
     resolve_seccomp_names();
+    if (served) {
+        /* What the serving I does itself under the filter, and P before its
+         * exec, each allowed only with arguments the program cannot know or
+         * have (launcher.h, "The filter of a serving I"): */
+        uintptr_t page = (uintptr_t)served->clone_stack_page, tmp = (uintptr_t)served->tmp_path;
+        clone_ok.n = mount_ok.n = umount_ok.n = 0;
+        /* I starts P: exactly P_CLONE_FLAGS, on a stack whose top is in I's page */
+        add_check64(&clone_ok, 0, P_CLONE_FLAGS);
+        add_check(&clone_ok, OFF_LO(1), ~0xfffU, (uint32_t)page);
+        add_check(&clone_ok, OFF_HI(1), ~0U, (uint32_t)(page >> 32));
+        /* I's fresh /tmp: mount and umount2 of I's "/tmp" string */
+        add_check64(&mount_ok, 1, tmp);
+        add_check64(&umount_ok, 0, tmp);
+        add_checked(__NR_mount, 0, 0, &mount_ok);
+        add_checked(__NR_umount2, 0, 0, &umount_ok);
+    }
     for (int i = 0; forbidden[i]; i++) {
         int nr = forbidden_nr[i];
         if (nr < 0) continue;
+        if (served && (nr == __NR_mount || nr == __NR_umount2)) continue;
         if (nr == __NR_socket && (jvm || python))
             /* nscd lookups of the JVM and CPython: fail quietly; other sockets: RV */
             add_rule(nr, R_EQ, OFF_LO(0), AF_UNIX, RET_ERRNO(EACCES), RET_NOTIFY);
@@ -277,17 +346,18 @@ int load_seccomp(int exe_fd, const char *magic) {
     add_rule(__NR_clone3, R_RET, 0, 0, RET_ERRNO(ENOSYS), 0);
     add_rule(__NR_fork, R_RET, 0, 0, RET_NOTIFY, 0);
     add_rule(__NR_vfork, R_RET, 0, 0, RET_NOTIFY, 0);
-    add_rule(__NR_clone, R_MASK, OFF_LO(0), CLONE_THREAD, SECCOMP_RET_ALLOW, RET_NOTIFY);
+    if (served)
+        add_checked(__NR_clone, OFF_LO(0), CLONE_THREAD, &clone_ok);
+    else
+        add_rule(__NR_clone, R_MASK, OFF_LO(0), CLONE_THREAD, SECCOMP_RET_ALLOW, RET_NOTIFY);
     if (!jvm) {
-        uintptr_t m = (uintptr_t)magic;
-        const struct word_check ok[6] = {
-            {OFF_LO(0), (uint32_t)exe_fd}, {OFF_HI(0), 0},
-            {OFF_LO(1), (uint32_t)m}, {OFF_HI(1), (uint32_t)(m >> 32)},
-            {OFF_LO(4), AT_EMPTY_PATH}, {OFF_HI(4), 0},
-        };
-        memcpy(exec_ok, ok, sizeof ok);
+        /* exec: only the launcher's own execveat(exe_fd, magic, ..., AT_EMPTY_PATH) */
+        exec_ok.n = 0;
+        add_check64(&exec_ok, 0, (uint64_t)exe_fd);
+        add_check64(&exec_ok, 1, (uintptr_t)magic);
+        add_check64(&exec_ok, 4, AT_EMPTY_PATH);
         add_rule(__NR_execve, R_RET, 0, 0, RET_NOTIFY, 0);
-        add_rule(__NR_execveat, R_EXEC, 0, 0, 0, 0);
+        add_checked(__NR_execveat, 0, 0, &exec_ok);
     }
     if (plain_open) {
         uint32_t action = python ? RET_ERRNO(EACCES) : RET_NOTIFY;
@@ -324,6 +394,14 @@ void resolve_seccomp_names(void) {}
 int load_seccomp(int exe_fd, const char *magic) {
     if (strcmp(profile, "none") == 0) return -1;
     return load_seccomp_libseccomp(exe_fd, magic);
+}
+
+/* Elsewhere every P loads its own filter (libseccomp). */
+int served_filter_supported(void) { return 0; }
+
+int load_seccomp_served(int exe_fd, const char *magic, const struct served_filter *served) {
+    (void)exe_fd, (void)magic, (void)served;
+    die_msg("a serving launcher's own filter needs x86-64");
 }
 #endif
 

@@ -21,11 +21,9 @@ The command lines are :mod:`.protocol`'s.
 
 from __future__ import annotations
 
-import functools
 import os
 import signal
 import time
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from sio.workers.supervisor import prepared
@@ -111,7 +109,7 @@ def _start_prepared(spec: RunSpec, slot: Slot, prep: prepared.Prepared) -> _Star
             opened += procs
         fds += procs
         args += ["-c", "cgroup"] * len(procs)
-        if _aslr_off():
+        if prepared.aslr_off():
             args.append("-A")  # a launcher started now would inherit it
         tmp = _tmp_arg(spec)
         if tmp != prep.tmp:
@@ -143,28 +141,6 @@ def _start_prepared(spec: RunSpec, slot: Slot, prep: prepared.Prepared) -> _Star
         for fd in (run_r, run_w):
             if fd is not None:
                 os.close(fd)
-
-
-_ADDR_NO_RANDOMIZE = 0x0040000
-
-
-@functools.lru_cache(maxsize=1)
-def _personality() -> Callable[[int], int] | None:
-    try:
-        import ctypes
-
-        return ctypes.CDLL(None, use_errno=True).personality
-    except (OSError, AttributeError):
-        return None
-
-
-def _aslr_off() -> bool:
-    """Whether this thread runs with address-space randomisation off
-    (``personality``, inherited by what it spawns; see
-    :func:`sio.workers.vcpu.clocks.no_aslr`)."""
-    personality = _personality()
-    persona = personality(0xFFFFFFFF) if personality is not None else -1
-    return persona >= 0 and persona & _ADDR_NO_RANDOMIZE != 0
 
 
 _unreaped: set[int] = set()

@@ -180,6 +180,11 @@ def _run_in_slot(spec: RunSpec, launcher: str, slot: Slot) -> RunOutcome:
     spec.clock.start(cgroup)
     root_args = _root_args(spec)
     root_key = _root_key(spec, root_args) if root_args else ()
+    if root_key:
+        # a serving launcher keeps the filter of its first run for all its
+        # runs (launcher.h): it serves only runs of the same filter
+        root_key = (*root_key, *prepared.filter_key(spec.profile.seccomp, spec.plain_open,
+                                                     spec.namespaces, slot))
     prep = prepared.take(root_key) if root_key else None
     started: _Started | str | None = None
     server = None  # a serving launcher (prepared.py) that runs this program
