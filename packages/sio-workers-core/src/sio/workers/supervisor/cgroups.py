@@ -116,6 +116,10 @@ class RunCgroup:
 
     keeps_procs_fds = False
 
+    known_empty = False
+    """Set after a run whose cgroup was found empty, while the slot stayed
+    locked since (``slots``): the next :meth:`prepare` need not look."""
+
     def prepare(self, mem_limit_bytes: int | None, pids_max: int | None) -> None:
         """Set limits and reset the counters before a run."""
         raise NotImplementedError
@@ -200,13 +204,16 @@ class CgroupV1(RunCgroup):
 
     def prepare(self, mem_limit_bytes: int | None, pids_max: int | None) -> None:
         try:
-            if self.has_processes():
+            if not self.known_empty and self.has_processes():
                 self.kill_all()
-            if int(_pread_text(self._usage)) > FORCE_EMPTY_ABOVE:
+            self.known_empty = False
+            usage = int(_pread_text(self._usage))
+            if usage > FORCE_EMPTY_ABOVE:
                 try:
                     _write(self.dirs["memory"] / "memory.force_empty", "0")
                 except OSError:
                     pass
+                usage = None
             if self._last_limits != (mem_limit_bytes, pids_max):
                 self._last_limits = None
                 self._set_memory(str(mem_limit_bytes) if mem_limit_bytes else "-1")
@@ -214,7 +221,9 @@ class CgroupV1(RunCgroup):
                 self._last_limits = (mem_limit_bytes, pids_max)
             _pwrite(self._peak, "0")
             _pwrite(self._cpu, "0")
-            self._baseline = int(_pread_text(self._usage))
+            # nothing runs in the cgroup: the usage is what it was just read
+            # unless it was emptied (the peak restarts from it)
+            self._baseline = int(_pread_text(self._usage)) if usage is None else usage
             self._oom_before = _field(_pread_text(self._oom), "oom_kill")
         except OSError as exc:
             raise CgroupError(f"cgroup v1 prepare failed: {exc}") from exc

@@ -122,13 +122,14 @@ def aslr_off() -> bool:
     return persona >= 0 and persona & _ADDR_NO_RANDOMIZE != 0
 
 
-def filter_key(seccomp: str, plain_open: bool, namespaces: bool, slot: Slot) -> tuple[str, ...]:
+def filter_key(seccomp: str, plain_open: bool, aslr_off: bool, namespaces: bool,
+               slot: Slot) -> tuple[str, ...]:
     """What decides a run's seccomp filter and network namespace: part of a
     prepared launcher's key. A serving launcher joins the network namespace
     and loads the filter of its first run once, for all its runs
     (``launcher.h``), so it may serve only runs whose key has the same
     part."""
-    return (f"-s {seccomp}", "-o" if plain_open else "", "-A" if aslr_off() else "",
+    return (f"-s {seccomp}", "-o" if plain_open else "", "-A" if aslr_off else "",
             f"-n {slot.netns}" if namespaces and slot.netns else "")
 
 
@@ -176,7 +177,9 @@ def take(key: tuple[str, ...]) -> Prepared | None:
     if prep is None or prep.key != key:
         return None
     _local.prepared = None
-    if _has_ended(prep):
+    if not prep.serving and _has_ended(prep):
+        # (a serving launcher that died fails the run's send instead: its
+        # init alone holds the socket, and nothing else ends it)
         discard(prep)
         return None
     return prep

@@ -14,7 +14,10 @@ Slot ``N`` owns
   exclusive across processes and threads of the machine.
 
 There are ``$SIO_SUPERVISOR_SLOTS`` slots (default 64). A run takes the first
-free one.
+free one. A process keeps the lock of ONE slot after its run while it has no
+other idle one, and its next run takes that slot with no system call (a
+process's runs are one after another in a judge); a forked child forgets it
+(the parent still holds it).
 """
 
 from __future__ import annotations
@@ -201,25 +204,100 @@ def slot_lock_path(index: int) -> str:
     return _lock_files()(index)
 
 
+_idle_lock = threading.Lock()
+_idle: tuple[tuple[str | None, int, int, bool], int, Slot] | None = None
+"""The slot this process holds between runs: (its settings, lock fd, slot)."""
+
+
+def _settings(launcher: str | None) -> tuple[str | None, int, int, bool]:
+    """What a kept slot must still match: run directory, uid base, number of
+    slots, whether it was taken with a launcher (network namespace)."""
+    return (os.environ.get("SIO_SUPERVISOR_RUNDIR"), uid_base(), slot_count(), bool(launcher))
+
+
+def _take_idle(settings: tuple[str | None, int, int, bool]) -> tuple[int, Slot] | None:
+    global _idle
+    with _idle_lock:
+        idle, _idle = _idle, None
+    if idle is None:
+        return None
+    if idle[0] == settings and idle[2].index < settings[2]:
+        return idle[1], idle[2]
+    _unlock(idle[1], idle[2])
+    return None
+
+
+def _unlock(fd: int, slot: Slot) -> None:
+    slot.cgroup.known_empty = False  # others may run in it from now on
+    fcntl.flock(fd, fcntl.LOCK_UN)
+    os.close(fd)
+
+
+def _release(settings: tuple[str | None, int, int, bool], fd: int, slot: Slot) -> None:
+    """After a run: keep the slot for this process's next run, or unlock it."""
+    global _idle
+    with _idle_lock:
+        if _idle is None:
+            _idle = (settings, fd, slot)
+            return
+    _unlock(fd, slot)
+
+
+def _forget_idle_in_child() -> None:
+    """After ``fork``: the parent's kept slot is not ours (closing our copy
+    of its descriptor leaves the parent's lock)."""
+    global _idle
+    if _idle is not None:
+        os.close(_idle[1])
+        _idle = None
+
+
+os.register_at_fork(after_in_child=_forget_idle_in_child)
+
+
+def release_idle_slot() -> None:
+    """Unlock the slot this process keeps between runs, if any (tests, shutdown)."""
+    global _idle
+    with _idle_lock:
+        idle, _idle = _idle, None
+    if idle is not None:
+        _unlock(idle[1], idle[2])
+
+
 @contextmanager
 def acquire_slot(launcher: str | None = None) -> Iterator[Slot]:
-    """Hold the first free slot for the duration of the ``with`` block."""
+    """Hold a free slot for the duration of the ``with`` block: the one this
+    process kept after its last run, else the first free one."""
+    settings = _settings(launcher)
+    taken = _take_idle(settings)
+    if taken is not None:
+        fd, slot = taken
+        try:
+            yield slot
+        finally:
+            _release(settings, fd, slot)
+        return
     lock_files = _lock_files()
     if launcher:
         favor_dynmods(launcher)
-    for index in range(slot_count()):
+    for index in range(settings[2]):
         fd = os.open(lock_files(index), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
             continue
+        slot = None
         try:
-            uid = uid_base() + index
+            uid = settings[1] + index
             netns = slot_netns(index, launcher) if launcher else None
-            yield Slot(index=index, uid=uid, gid=uid, cgroup=_slot_cgroup(index), netns=netns)
+            slot = Slot(index=index, uid=uid, gid=uid, cgroup=_slot_cgroup(index), netns=netns)
+            yield slot
             return
         finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            os.close(fd)
-    raise SlotsExhausted(f"all {slot_count()} supervisor slots are busy")
+            if slot is None:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+                os.close(fd)
+            else:
+                _release(settings, fd, slot)
+    raise SlotsExhausted(f"all {settings[2]} supervisor slots are busy")

@@ -76,10 +76,13 @@ def _start_launcher(spec: RunSpec, slot: Slot, launcher: str) -> _Started | str:
     return pid, status_r, go_w, start
 
 
-def _start_prepared(spec: RunSpec, slot: Slot, prep: prepared.Prepared) -> _Started | str | None:
+def _start_prepared(spec: RunSpec, slot: Slot, prep: prepared.Prepared,
+                    aslr_off: bool | None = None) -> _Started | str | None:
     """Send the run to a prepared launcher (:mod:`.prepared`). None when it
     is gone (the caller discards it and starts its own); a reason (str)
-    when the run cannot start at all."""
+    when the run cannot start at all. ``aslr_off``: whether this thread runs
+    with address-space randomisation off (:func:`.prepared.aslr_off`, asked
+    when None)."""
     executable = spec.executable or spec.argv[0]
     # The network namespace and the cgroups come as descriptors.
     args = _run_args(spec, slot, by_name=False)
@@ -109,7 +112,7 @@ def _start_prepared(spec: RunSpec, slot: Slot, prep: prepared.Prepared) -> _Star
             opened += procs
         fds += procs
         args += ["-c", "cgroup"] * len(procs)
-        if prepared.aslr_off():
+        if prepared.aslr_off() if aslr_off is None else aslr_off:
             args.append("-A")  # a launcher started now would inherit it
         tmp = _tmp_arg(spec)
         if tmp != prep.tmp:

@@ -180,16 +180,17 @@ def _run_in_slot(spec: RunSpec, launcher: str, slot: Slot) -> RunOutcome:
     spec.clock.start(cgroup)
     root_args = _root_args(spec)
     root_key = _root_key(spec, root_args) if root_args else ()
+    aslr_off = prepared.aslr_off()
     if root_key:
         # a serving launcher keeps the filter of its first run for all its
         # runs (launcher.h): it serves only runs of the same filter
         root_key = (*root_key, *prepared.filter_key(spec.profile.seccomp, spec.plain_open,
-                                                     spec.namespaces, slot))
+                                                     aslr_off, spec.namespaces, slot))
     prep = prepared.take(root_key) if root_key else None
     started: _Started | str | None = None
     server = None  # a serving launcher (prepared.py) that runs this program
     if prep is not None:
-        started = _start_prepared(spec, slot, prep)
+        started = _start_prepared(spec, slot, prep, aslr_off=aslr_off)
         if not isinstance(started, tuple):
             prepared.discard(prep)
         elif prep.serving:
@@ -258,6 +259,7 @@ def _run_in_slot(spec: RunSpec, launcher: str, slot: Slot) -> RunOutcome:
         if cgroup.has_processes():
             cgroup.kill_all()
         stats = cgroup.stats()
+        cgroup.known_empty = True
     except (CgroupError, OSError) as exc:
         cgroup_error = f"cgroup accounting failed: {exc}"
         stats = CgroupStats(0, 0, 0)

@@ -69,7 +69,7 @@ class CpuClock:
 
     def max_rate(self) -> float:
         """Upper bound of clock ms per wall ms (for sleeping in the watchdog)."""
-        return float(len(os.sched_getaffinity(0)) or 1)
+        return _cpus_of_this_thread()
 
     def final_ms(self, stats: CgroupStats) -> int:
         return round(stats.cpu_ns / 1e6)
@@ -77,6 +77,20 @@ class CpuClock:
     def failure(self) -> str | None:
         """A reason why the measurement is invalid (the run ends SE), or None."""
         return None
+
+
+_affinity: tuple[float, float] = (-1.0, 1.0)  # (when read, how many CPUs)
+
+
+def _cpus_of_this_thread() -> float:
+    """How many CPUs this thread (and what it starts) may run on: the
+    affinity mask, read again at most every 0.1 s (a system call a run
+    otherwise)."""
+    global _affinity
+    now = time.monotonic()
+    if now - _affinity[0] >= 0.1:
+        _affinity = (now, float(len(os.sched_getaffinity(0)) or 1))
+    return _affinity[1]
 
 
 def _watch(
@@ -96,6 +110,7 @@ def _watch(
     real_limit = spec.real_time_limit_ms
     cpu_limit = spec.time_limit_ms if spec.clock.enforce else None
     rate = spec.clock.max_rate()
+    first = True
     while True:
         timeout = 0.5
         if real_limit is not None:
@@ -104,10 +119,14 @@ def _watch(
                 return "wall", False
             timeout = min(timeout, remaining / 1000)
         if cpu_limit is not None:
-            used = spec.clock.used_ms()
+            # The first wait needs no reading of the clock: the program has
+            # used no CPU time before it started, and the clock cannot run
+            # faster than its rate.
+            used = 0.0 if first else spec.clock.used_ms()
             if used > cpu_limit:
                 return "cpu", False
             timeout = min(timeout, max((cpu_limit - used) / rate / 1000, 0.001))
+        first = False
         ready, _, _ = select.select([status_r], [], [], max(timeout, 0.0005))
         if ready:
             data = os.read(status_r, 4096)
