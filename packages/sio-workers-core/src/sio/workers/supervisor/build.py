@@ -29,9 +29,10 @@ import os
 import time
 from pathlib import Path
 
+from sio.workers.envkey import env_key, env_names
 from sio.workers.native import _PATH_INPUTS, LAUNCHER, NativeBuildError
 
-_ENV_INPUTS = (*_PATH_INPUTS, LAUNCHER.cache_env)
+_ENV_INPUTS = env_names(*_PATH_INPUTS, LAUNCHER.cache_env)
 
 SOURCE = LAUNCHER.source
 SOURCES = LAUNCHER.inputs
@@ -81,7 +82,7 @@ def cached_launcher() -> Path | None:
 
 
 _RECHECK_S = 1.0
-_recent: dict[tuple[str | bool | None, ...], tuple[float, Path, str]] = {}
+_recent: dict[tuple[bytes | str | bool | None, ...], tuple[float, Path, str]] = {}
 
 
 def launcher_path(build: bool = True) -> Path | None:
@@ -94,7 +95,7 @@ def launcher_path(build: bool = True) -> Path | None:
     ``stat`` calls cost more than the rest of a served run's set-up in the
     worker), then checked again.
     """
-    key = (*map(os.environ.get, _ENV_INPUTS), build)
+    key = (*env_key(_ENV_INPUTS), build)
     now = time.monotonic()
     recent = _recent.get(key)
     if recent is not None and now - recent[0] < _RECHECK_S and os.access(recent[2], os.X_OK):

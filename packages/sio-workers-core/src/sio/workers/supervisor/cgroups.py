@@ -84,11 +84,13 @@ def _write(path: Path, text: str) -> None:
 
 
 def _field(text: str, name: str) -> int:
-    for line in text.splitlines():
-        key, _, value = line.partition(" ")
-        if key == name:
-            return int(value)
-    raise CgroupError(f"no field {name!r} in cgroup file")
+    """The value of the line ``name VALUE`` of a cgroup's key-value file."""
+    key = name + " "
+    start = 0 if text.startswith(key) else text.find("\n" + key) + 1
+    if start == 0 and not text.startswith(key):
+        raise CgroupError(f"no field {name!r} in cgroup file")
+    end = text.find("\n", start)
+    return int(text[start + len(key):end if end >= 0 else None])
 
 
 class RunCgroup:
@@ -172,6 +174,8 @@ class CgroupV1(RunCgroup):
         except OSError as exc:
             raise CgroupError(f"cgroup v1 setup failed: {exc}") from exc
         self._oom_before = 0
+        self._oom_after: int | None = None
+        """``oom_kill`` as the last :meth:`stats` read it (None: not since)."""
         self._baseline = 0
         self._last_limits: tuple[int | None, int | None] | None = None
         self._procs_files = [str(d / "cgroup.procs") for d in self.dirs.values()]
@@ -204,7 +208,8 @@ class CgroupV1(RunCgroup):
 
     def prepare(self, mem_limit_bytes: int | None, pids_max: int | None) -> None:
         try:
-            if not self.known_empty and self.has_processes():
+            known_empty = self.known_empty
+            if not known_empty and self.has_processes():
                 self.kill_all()
             self.known_empty = False
             usage = int(_pread_text(self._usage))
@@ -222,9 +227,14 @@ class CgroupV1(RunCgroup):
             _pwrite(self._peak, "0")
             _pwrite(self._cpu, "0")
             # nothing runs in the cgroup: the usage is what it was just read
-            # unless it was emptied (the peak restarts from it)
+            # unless it was emptied (the peak restarts from it), and the OOM
+            # kills what the last run's stats saw if the slot stayed ours
             self._baseline = int(_pread_text(self._usage)) if usage is None else usage
-            self._oom_before = _field(_pread_text(self._oom), "oom_kill")
+            if known_empty and self._oom_after is not None:
+                self._oom_before = self._oom_after
+            else:
+                self._oom_before = _field(_pread_text(self._oom), "oom_kill")
+            self._oom_after = None
         except OSError as exc:
             raise CgroupError(f"cgroup v1 prepare failed: {exc}") from exc
 
@@ -232,10 +242,11 @@ class CgroupV1(RunCgroup):
         return int(_pread_text(self._cpu))
 
     def stats(self) -> CgroupStats:
+        self._oom_after = _field(_pread_text(self._oom), "oom_kill")
         return CgroupStats(
             cpu_ns=self.cpu_ns(),
             peak_bytes=max(0, int(_pread_text(self._peak)) - self._baseline),
-            oom_kills=_field(_pread_text(self._oom), "oom_kill") - self._oom_before,
+            oom_kills=self._oom_after - self._oom_before,
         )
 
     def pids(self) -> list[int]:

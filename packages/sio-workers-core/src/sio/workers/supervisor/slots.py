@@ -31,6 +31,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from sio.workers.envkey import env_key, env_names
 from sio.workers.supervisor.cgroups import RunCgroup, open_slot_cgroup
 
 
@@ -56,12 +57,15 @@ def _ensure_dir(path: Path, mode: int) -> Path:
     return path
 
 
-_root_mountpoints: dict[str | None, Path] = {}
+_root_mountpoints: dict[tuple[object, ...], Path] = {}
+
+
+_RUNDIR = env_names("SIO_SUPERVISOR_RUNDIR")
 
 
 def root_mountpoint() -> Path:
     """An empty host directory the launcher mounts the new root's tmpfs on."""
-    key = os.environ.get("SIO_SUPERVISOR_RUNDIR")
+    key = env_key(_RUNDIR)
     path = _root_mountpoints.get(key)
     if path is None:
         path = _root_mountpoints[key] = _ensure_dir(run_dir() / "root", 0o755)
@@ -205,23 +209,25 @@ def slot_lock_path(index: int) -> str:
 
 
 _idle_lock = threading.Lock()
-_idle: tuple[tuple[str | None, int, int, bool], int, Slot] | None = None
+_idle: tuple[tuple[object, ...], int, Slot] | None = None
 """The slot this process holds between runs: (its settings, lock fd, slot)."""
+_SETTINGS = env_names("SIO_SUPERVISOR_RUNDIR", "SIO_SUPERVISOR_UID_BASE", "SIO_SUPERVISOR_SLOTS")
 
 
-def _settings(launcher: str | None) -> tuple[str | None, int, int, bool]:
-    """What a kept slot must still match: run directory, uid base, number of
-    slots, whether it was taken with a launcher (network namespace)."""
-    return (os.environ.get("SIO_SUPERVISOR_RUNDIR"), uid_base(), slot_count(), bool(launcher))
+def _settings(launcher: str | None) -> tuple[object, ...]:
+    """What a kept slot must still match: the run directory, uid base and
+    number of slots, and whether it was taken with a launcher (its network
+    namespace)."""
+    return (*env_key(_SETTINGS), bool(launcher))
 
 
-def _take_idle(settings: tuple[str | None, int, int, bool]) -> tuple[int, Slot] | None:
+def _take_idle(settings: tuple[object, ...]) -> tuple[int, Slot] | None:
     global _idle
     with _idle_lock:
         idle, _idle = _idle, None
     if idle is None:
         return None
-    if idle[0] == settings and idle[2].index < settings[2]:
+    if idle[0] == settings:
         return idle[1], idle[2]
     _unlock(idle[1], idle[2])
     return None
@@ -233,7 +239,7 @@ def _unlock(fd: int, slot: Slot) -> None:
     os.close(fd)
 
 
-def _release(settings: tuple[str | None, int, int, bool], fd: int, slot: Slot) -> None:
+def _release(settings: tuple[object, ...], fd: int, slot: Slot) -> None:
     """After a run: keep the slot for this process's next run, or unlock it."""
     global _idle
     with _idle_lock:
@@ -280,7 +286,8 @@ def acquire_slot(launcher: str | None = None) -> Iterator[Slot]:
     lock_files = _lock_files()
     if launcher:
         favor_dynmods(launcher)
-    for index in range(settings[2]):
+    count = slot_count()
+    for index in range(count):
         fd = os.open(lock_files(index), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -289,7 +296,7 @@ def acquire_slot(launcher: str | None = None) -> Iterator[Slot]:
             continue
         slot = None
         try:
-            uid = settings[1] + index
+            uid = uid_base() + index
             netns = slot_netns(index, launcher) if launcher else None
             slot = Slot(index=index, uid=uid, gid=uid, cgroup=_slot_cgroup(index), netns=netns)
             yield slot
@@ -300,4 +307,4 @@ def acquire_slot(launcher: str | None = None) -> Iterator[Slot]:
                 os.close(fd)
             else:
                 _release(settings, fd, slot)
-    raise SlotsExhausted(f"all {settings[2]} supervisor slots are busy")
+    raise SlotsExhausted(f"all {count} supervisor slots are busy")
