@@ -6,6 +6,7 @@ import json
 import os
 import socket
 import threading
+import time
 
 import pytest
 
@@ -56,6 +57,24 @@ def test_temp_dir_is_cwd_and_removed(plugin, tmp_path):
     assert job_dir != str(tmp_path)
     assert not os.path.exists(job_dir)
     assert os.getcwd() == str(tmp_path)
+
+
+def test_a_removed_job_directory_keeps_no_descriptor(plugin, tmp_path):
+    """The lock descriptor of a removed job directory is closed by a thread
+    of its own (jobdir._LateCloser): the directory is gone when run()
+    returns, and no descriptor is left once the thread has caught up."""
+    os.chdir(tmp_path)
+    runner.run({"job_type": "echo"})  # the closing thread exists from now on
+    jobdir._late_closer.flush()
+    before = len(os.listdir("/proc/self/fd"))
+    for _ in range(200):
+        env = runner.run({"job_type": "echo"})
+        assert env["result"] == "SUCCESS" and not os.path.exists(env["echo_cwd"])
+    jobdir._late_closer.flush()
+    deadline = time.monotonic() + 5
+    while len(os.listdir("/proc/self/fd")) > before and time.monotonic() < deadline:
+        time.sleep(0.01)  # the last close may be under way
+    assert len(os.listdir("/proc/self/fd")) == before
 
 
 def test_cwd_restored_and_dir_removed_when_job_raises(plugin, tmp_path):

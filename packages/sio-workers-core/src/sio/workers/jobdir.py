@@ -18,6 +18,7 @@ import contextlib
 import fcntl
 import logging
 import os
+import queue
 import shutil
 import tempfile
 import threading
@@ -158,6 +159,65 @@ def _make_job_directory() -> tuple[str, int | None]:
             os.close(lock)
 
 
+class _LateCloser:
+    """Closes the lock descriptors of removed job directories off the job's
+    path, in a thread of its own.
+
+    Once a job directory is removed (no name is left), closing the last
+    descriptor of it is when the file system frees its inode: about 0.2 ms
+    on ext4, as long as the rest of a small job. The lock protects nothing
+    any more (nobody can find the directory), so the job need not wait: the
+    closing thread does it while the next job runs (its program runs, the
+    worker waits; the thread needs the GIL only between two closes). A
+    forked child closes its copies of what was queued itself.
+    """
+
+    def __init__(self) -> None:
+        self._fds: queue.SimpleQueue[int] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def close(self, fd: int) -> None:
+        self._fds.put(fd)
+        if self._thread is None:
+            with self._lock:
+                if self._thread is None:
+                    self._thread = threading.Thread(
+                        target=self._run, name="sio-jobdir-closer", daemon=True)
+                    self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            fd = self._fds.get()
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+    def after_fork_in_child(self) -> None:
+        self._thread = None
+        self._lock = threading.Lock()
+        while True:
+            try:
+                fd = self._fds.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+    def flush(self, timeout: float = 5.0) -> None:
+        """Wait until every queued descriptor is closed (tests)."""
+        deadline = time.monotonic() + timeout
+        while not self._fds.empty() and time.monotonic() < deadline:
+            time.sleep(0.001)
+
+
+_late_closer = _LateCloser()
+os.register_at_fork(after_in_child=_late_closer.after_fork_in_child)
+
+
 @contextlib.contextmanager
 def _job_directory() -> Iterator[str]:
     previous = os.getcwd()
@@ -175,7 +235,10 @@ def _job_directory() -> Iterator[str]:
         finally:
             _remove_job_directory(path)
             if dir_lock is not None:
-                os.close(dir_lock)
+                if os.path.lexists(path):
+                    os.close(dir_lock)  # not removed: the lock stays until now
+                else:
+                    _late_closer.close(dir_lock)
 
 
 def _remove_job_directory(path: str) -> None:
