@@ -10,6 +10,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 _MISSING = object()
+_PLAIN = frozenset({str, int, bool, type(None)})
+"""Types that :func:`to_jsonable` returns as they are (exactly these: not subclasses)."""
 
 
 def to_jsonable(value: Any) -> Any:
@@ -22,6 +24,11 @@ def to_jsonable(value: Any) -> Any:
     """
     if value is None or isinstance(value, (bool, int, str)):
         return value
+    if type(value) is dict:
+        # the environ itself: mostly str keys and plain values, which need
+        # no call of their own
+        return {k if type(k) is str else _key(k): v if type(v) in _PLAIN else to_jsonable(v)
+                for k, v in value.items()}
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if isinstance(value, (bytes, bytearray, memoryview)):

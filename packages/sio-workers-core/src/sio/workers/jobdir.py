@@ -5,7 +5,9 @@
 :func:`tempfile.gettempdir`): the current directory while the job runs,
 held with an :func:`fcntl.flock` so that a sweep
 (:func:`sweep_job_directories`) removes only the directories of dead
-processes, and removed afterwards (``docs/contracts.rst`` §2). Job code asks
+processes, and removed afterwards (``docs/contracts.rst`` §2; the lock's
+descriptor, whose close is when the file system frees the removed
+directory, is closed by a thread of its own: :class:`_LateCloser`). Job code asks
 for it with :func:`current_job_dir`, and for the directory ``run()`` was
 called from with :func:`caller_dir`.
 
