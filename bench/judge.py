@@ -15,7 +15,8 @@ decide it. Target for ``exec``: ratio >= 0.8.
 Sections:
 
 * the jobs of ``--jobs`` (default ``exec,cpu-exec``; add ``vcpu-exec`` for
-  the instruction-counting qemu backend, ``unsafe-exec`` for the
+  the instruction-counting qemu backend (``$SIO_INSTRUCTION_COUNTER``, qemu
+  unless set), ``unsafe-exec`` for the
   unsupervised one) on trivial tests, each against the plain loop;
 * with ``--growth``: how the cost grows for the first job — 1, 2 and 4
   processes judging at once (each process its share of the tests, against
@@ -240,6 +241,10 @@ def main() -> int:
         scratch = d / "plain"
         scratch.mkdir()
         os.environ.setdefault("SIO_EXEC_LOCK_FILE", str(d / "lock"))
+        if "vcpu-exec" in jobs and "SIO_INSTRUCTION_COUNTER" not in os.environ:
+            # the qemu backend, which works everywhere (perf needs a hardware
+            # counter: SIO_INSTRUCTION_COUNTER=perf to measure that one)
+            os.environ["SIO_INSTRUCTION_COUNTER"] = "qemu"
         tests = make_tests(d, args.tests, 0, "t")
 
         print(f"{args.tests} trivial tests, median of {args.rounds} alternating rounds "
