@@ -84,8 +84,8 @@ def parse_limit(name: str, value: Any) -> int | None:
     Integral floats and decimal strings are accepted; anything else raises
     :class:`LimitError` naming the key.
     """
-    if value is None:
-        return None
+    if value is None or (type(value) is int and value >= 0):
+        return value
     if isinstance(value, bool):
         raise LimitError(f"{name} must be a number, not {value!r}")
     if isinstance(value, float):
