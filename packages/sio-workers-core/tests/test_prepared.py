@@ -90,22 +90,25 @@ def test_verdicts_through_prepared_launchers(build_c, tmp_path, counted):
     assert counted == [True, True, True]
 
 
-def test_a_dead_prepared_launcher_is_replaced(build_c, tmp_path, counted):
+@pytest.mark.parametrize("serve", ["1", "0"])
+def test_a_dead_prepared_launcher_is_replaced(build_c, tmp_path, counted, monkeypatch, serve):
+    """A prepared launcher killed while it waits is never used: a one-run
+    launcher is discarded before use (its status pipe's EOF); a serving one,
+    which is not polled before its send, is discarded when the send fails
+    (its init alone held the socket). The run starts a launcher of its own."""
+    monkeypatch.setenv("SIO_SUPERVISOR_SERVE", serve)
     exe = build_c(PROBE)
     run(exe, tmp_path)
     run(exe, tmp_path)
     prep = prepared._local.prepared
-    assert prep is not None
+    assert prep is not None and prep.serving == (serve == "1")
     os.kill(prep.pid, signal.SIGKILL)
     deadline = time.monotonic() + 5
     while not prepared._has_ended(prep) and time.monotonic() < deadline:
         time.sleep(0.01)
     renv, lines = run(exe, tmp_path)
     assert renv["result_code"] == "OK" and lines[1] == "en_US.UTF-8"
-    # never used: discarded before use (a one-run launcher's EOF on its
-    # status pipe) or when the message could not be sent (a serving one's
-    # init, which alone holds the socket, is gone); the run started its own
-    assert True not in counted
+    assert counted == ([False] if serve == "1" else [])
 
 
 def test_prepared_launchers_belong_to_their_thread(build_c, tmp_path, counted):
