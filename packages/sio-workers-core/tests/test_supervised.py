@@ -136,6 +136,56 @@ def test_concurrent_runs_get_distinct_slots(tmp_path, monkeypatch):
 
 
 @needs_supervisor
+def test_a_process_keeps_one_slot_between_its_runs(tmp_path, monkeypatch):
+    """After a run the process keeps its slot locked (no other process can
+    take it meanwhile), and its next run takes it without opening a lock
+    file; changed slot settings (here the uid base) make it take the slot
+    afresh; a forked child does not think it holds it."""
+    import fcntl
+
+    from sio.workers.supervisor import slots
+
+    monkeypatch.chdir(tmp_path)
+
+    def lockable(path):
+        fd = os.open(path, os.O_RDWR)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            return False
+        finally:
+            os.close(fd)
+
+    with SupervisedExecutor() as ex:
+        assert ex(["/bin/true"])["result_code"] == "OK"
+        kept = slots._idle
+        assert kept is not None
+        lock = slots.slot_lock_path(kept[2].index)
+        assert not lockable(lock)  # ours between the runs
+        opened = []
+        real_open = os.open
+        monkeypatch.setattr(slots.os, "open", lambda *a, **k: opened.append(a[0])
+                            or real_open(*a, **k))
+        assert ex(["/bin/true"])["result_code"] == "OK"
+        assert slots._idle[2] is kept[2] and not any(str(p).endswith(".lock") for p in opened)
+        monkeypatch.undo()
+        monkeypatch.chdir(tmp_path)
+        pid = os.fork()
+        if pid == 0:  # the child forgets the kept slot: its runs lock their own
+            os._exit(0 if slots._idle is None else 1)
+        assert os.waitpid(pid, 0)[1] == 0
+        monkeypatch.setenv("SIO_SUPERVISOR_UID_BASE", "61100")
+        renv = ex(["/usr/bin/id", "-u"], capture_output=True)
+        assert renv["result_code"] == "OK" and renv["stdout"].strip() == b"61100"
+        assert slots._idle is not None and slots._idle[2] is not kept[2]
+    monkeypatch.delenv("SIO_SUPERVISOR_UID_BASE")
+    with SupervisedExecutor() as ex:
+        assert ex(["/bin/true"])["result_code"] == "OK"
+    assert slots._idle[2].uid == kept[2].uid
+
+
+@needs_supervisor
 def test_only_the_program_is_charged_to_the_run_cgroup(tmp_path, monkeypatch):
     """The launcher and the namespace init stay outside the run's cgroup: the
     program alone is counted (CPU, memory, pids), never the setup."""

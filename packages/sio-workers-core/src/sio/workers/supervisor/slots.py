@@ -261,15 +261,6 @@ def _forget_idle_in_child() -> None:
 os.register_at_fork(after_in_child=_forget_idle_in_child)
 
 
-def release_idle_slot() -> None:
-    """Unlock the slot this process keeps between runs, if any (tests, shutdown)."""
-    global _idle
-    with _idle_lock:
-        idle, _idle = _idle, None
-    if idle is not None:
-        _unlock(idle[1], idle[2])
-
-
 @contextmanager
 def acquire_slot(launcher: str | None = None) -> Iterator[Slot]:
     """Hold a free slot for the duration of the ``with`` block: the one this
