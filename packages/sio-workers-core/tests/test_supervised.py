@@ -349,3 +349,25 @@ def test_launchers_are_reaped_and_cpu_is_the_programs(tmp_path, monkeypatch, bui
     assert outcome.facts.system_error is None
     assert outcome.rusage_cpu_ms is not None and outcome.rusage_cpu_ms > 50
     assert abs(outcome.facts.cpu_ms - outcome.rusage_cpu_ms) <= 0.02 * outcome.rusage_cpu_ms + 2
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two CPUs")
+def test_the_watchdogs_cpu_count_is_each_threads_own():
+    """The watchdog's CPU count (its sleep bound) is cached per thread: a
+    thread pinned to one CPU gets 1, whatever another thread read."""
+    import threading
+
+    from sio.workers.supervisor import watchdog
+
+    everyone = watchdog._cpus_of_this_thread()
+    seen = []
+
+    def pinned():
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+        seen.append(watchdog._cpus_of_this_thread())
+
+    t = threading.Thread(target=pinned)
+    t.start()
+    t.join()
+    assert seen == [1.0] and everyone == float(len(os.sched_getaffinity(0)))
+    assert watchdog._cpus_of_this_thread() == everyone

@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import select
 import signal
+import threading
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -79,18 +80,23 @@ class CpuClock:
         return None
 
 
-_affinity: tuple[float, float] = (-1.0, 1.0)  # (when read, how many CPUs)
+class _Affinity(threading.local):
+    read_at = -1.0
+    cpus = 1.0
+
+
+_affinity = _Affinity()
 
 
 def _cpus_of_this_thread() -> float:
-    """How many CPUs this thread (and what it starts) may run on: the
+    """How many CPUs this thread (and what it starts) may run on: its
     affinity mask, read again at most every 0.1 s (a system call a run
     otherwise)."""
-    global _affinity
     now = time.monotonic()
-    if now - _affinity[0] >= 0.1:
-        _affinity = (now, float(len(os.sched_getaffinity(0)) or 1))
-    return _affinity[1]
+    if now - _affinity.read_at >= 0.1:
+        _affinity.cpus = float(len(os.sched_getaffinity(0)) or 1)
+        _affinity.read_at = now
+    return _affinity.cpus
 
 
 def _watch(
