@@ -77,6 +77,31 @@ def test_a_removed_job_directory_keeps_no_descriptor(plugin, tmp_path):
     assert len(os.listdir("/proc/self/fd")) == before
 
 
+@pytest.mark.parametrize("with_subdirectory", [False, True])
+def test_a_job_directory_is_removed_without_following_its_symlinks(tmp_path, with_subdirectory):
+    """Files, a FIFO and symlinks (to a file and to a directory outside) go
+    with the job directory, through its open descriptor (only files) or by
+    the tree walk (a subdirectory); what the symlinks point to stays."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep").write_text("x")
+    os.chdir(tmp_path)
+    with jobdir._job_directory() as path:
+        for name in ("exe", "out"):
+            with open(os.path.join(path, name), "w") as f:
+                f.write(name)
+        os.mkfifo(os.path.join(path, "fifo"))
+        os.symlink(outside / "keep", os.path.join(path, "to-file"))
+        os.symlink(outside, os.path.join(path, "to-dir"))
+        if with_subdirectory:
+            os.makedirs(os.path.join(path, "check", "deeper"))
+            with open(os.path.join(path, "check", "deeper", "f"), "w") as f:
+                f.write("f")
+    assert not os.path.lexists(path)
+    assert (outside / "keep").read_text() == "x"
+    assert os.getcwd() == str(tmp_path)
+
+
 def test_cwd_restored_and_dir_removed_when_job_raises(plugin, tmp_path):
     os.chdir(tmp_path)
     env = runner.run({"job_type": "raising", "keep": 1})

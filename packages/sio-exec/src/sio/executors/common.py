@@ -148,47 +148,57 @@ def normalise_renv(renv: dict) -> dict:
     return result
 
 
-def _shared_source(environ: dict, key: str, zip_ok: bool = True) -> str | None:
-    """The local file ``environ[key]`` to be read in place (no copy), or
-    None when it must be fetched into the job directory: it comes from
-    filetracker, is a symlink, or (``zip_ok=False``) is a zip archive."""
+def _shared_source(environ: dict, key: str) -> tuple[str, os.stat_result] | None:
+    """The local file ``environ[key]`` to be read in place (no copy) and its
+    ``lstat``, or None when it must be fetched into the job directory: it
+    comes from filetracker or is a symlink (opened later with
+    ``O_NOFOLLOW``, a symlink must be copied instead)."""
     source = ft.local_source(environ, key)
     if source is None:
         return None
-    if zip_ok:
-        # opened later with O_NOFOLLOW: a symlink must be copied instead
-        return source if stat.S_ISREG(os.lstat(source).st_mode) else None
+    st = os.lstat(source)
+    return (source, st) if stat.S_ISREG(st.st_mode) else None
+
+
+def _shared_input(environ: dict) -> tuple[str, int] | None:
+    """The local input to be read in place and a descriptor of it open for
+    the run (the one the zip check read from), or None when it must be
+    fetched into the job directory: it comes from filetracker, is not a
+    regular file, or is a zip archive (unpacked into a private copy)."""
+    source = ft.local_source(environ, "in_file")
+    if source is None:
+        return None
     try:
         fd = files.open_regular(source)
     except files.UnsafeFileError:
         return None
-    try:
-        if os.pread(fd, len(files.ZIP_MAGIC), 0) == files.ZIP_MAGIC:
-            return None
-    finally:
+    if os.pread(fd, len(files.ZIP_MAGIC), 0) == files.ZIP_MAGIC:
         os.close(fd)
-    return source
+        return None
+    return source, fd
 
 
-def _input_file(environ: dict, workdir: str, share: bool) -> tuple[str, bool]:
-    """``(path, private)`` of the input: the local source itself
-    (``share``; not private), else a private copy ``in`` in the job
-    directory (a zip with one member unpacked)."""
-    if share and (source := _shared_source(environ, "in_file", zip_ok=False)):
-        return source, False
+def _input_file(environ: dict, workdir: str, share: bool) -> tuple[str, bool, int | None]:
+    """``(path, private, fd)`` of the input: the local source itself
+    (``share``; not private) with a descriptor of it open for the run (the
+    caller closes it), else a private copy ``in`` in the job directory (a
+    zip with one member unpacked) and None."""
+    if share and (shared := _shared_input(environ)):
+        return shared[0], False, shared[1]
     path = files.clear_path(os.path.join(workdir, "in"))
     ft.download(environ, "in_file", path, add_to_cache=True)
     if files.is_zip(path):
         files.unpack_single_member_zip(path)
-    return path, True
+    return path, True, None
 
 
 def _place_program(environ: dict, key: str, path: str, share: bool) -> None:
     """Put the executable ``environ[key]`` at ``path`` (mode 0755): a hard
     link to a local source that is already executable by everybody
     (``share``), else a copy."""
-    if share and (source := _shared_source(environ, key)):
-        if os.stat(source).st_mode & 0o111 == 0o111:
+    if share and (shared := _shared_source(environ, key)):
+        source, st = shared
+        if st.st_mode & 0o111 == 0o111:
             try:
                 os.link(source, path)
                 return
@@ -229,7 +239,8 @@ def check_output(
     read in place (see :func:`run_exec`). A broken checker sets ``result_code: SE``
     and raises :class:`~sio.executors.checker.CheckerError`.
     """
-    hint = share and _shared_source(environ, "hint_file")
+    shared_hint = share and _shared_source(environ, "hint_file")
+    hint = shared_hint[0] if shared_hint else None
     hint_private = not hint
     if not hint:
         hint = files.clear_path(os.path.join(workdir, "hint"))
@@ -302,9 +313,12 @@ def run_exec(
     program = program_for(info)
     limits = exec_limits(environ)
     with locking.job_lock(exclusive):
-        in_path, in_private = None, True
+        in_path, in_private, in_fd = None, True, None
         if program.mode != "output-only" or environ.get("chk_file"):
-            in_path, in_private = _input_file(environ, workdir, share_sources)
+            in_path, in_private, in_fd = _input_file(environ, workdir, share_sources)
+        if in_fd is not None and program.mode == "output-only":
+            os.close(in_fd)
+            in_fd = None
         out_path = os.path.join(workdir, "out")
         if program.mode == "output-only":
             ft.download(environ, "exe_file", files.clear_path(out_path), add_to_cache=True)
@@ -318,11 +332,17 @@ def run_exec(
                 "real_time_used": 0,
             }
         else:
-            exe = files.clear_path(os.path.join(workdir, program.filename))
-            _place_program(environ, "exe_file", exe, share_sources)
-            out_fd = files.create_output(out_path)
+            try:
+                exe = files.clear_path(os.path.join(workdir, program.filename))
+                _place_program(environ, "exe_file", exe, share_sources)
+                out_fd = files.create_output(out_path)
+            except BaseException:
+                if in_fd is not None:
+                    os.close(in_fd)
+                raise
             env = {} if clean_env else None
-            result = _run_program(program, workdir, in_path, out_fd, limits, make_executor, env)
+            result = _run_program(program, workdir, in_path, out_fd, limits, make_executor, env,
+                                  in_fd=in_fd)
         try:
             environ.update(result)
             if result["result_code"] != "OK":
@@ -347,8 +367,12 @@ def _run_program(
     limits: dict[str, int | None],
     make_executor: Callable[[Program], Any],
     env: dict | None,
+    in_fd: int | None = None,
 ) -> dict:
-    in_fd = files.open_regular(in_path)
+    """Run the program with ``in_path`` on its stdin (``in_fd``: a descriptor
+    of it already open, which this closes) and ``out_fd`` on its stdout."""
+    if in_fd is None:
+        in_fd = files.open_regular(in_path)
     previous = os.getcwd()
     try:
         if previous != workdir:

@@ -327,16 +327,22 @@ def _trailing_separators(data, start: int, stop: int) -> int:
     return stop - start - len(bytes(data[start:stop]).rstrip(_ALL_SEPS))
 
 
-def _buffer_size(size: int, *fds: int) -> int:
+def _where(fd: int) -> tuple[bool, int, int]:
+    """``(regular, offset, bytes left)`` of ``fd`` (bytes left: 0 unless
+    regular)."""
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        return False, 0, 0
+    offset = os.lseek(fd, 0, os.SEEK_CUR)
+    return True, offset, st.st_size - offset
+
+
+def _buffer_size(size: int, *places: tuple[bool, int, int]) -> int:
     """``size``, or less for small regular files (no big allocation for the
-    common tiny outputs)."""
-    sizes = []
-    for fd in fds:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            return size
-        sizes.append(st.st_size - os.lseek(fd, 0, os.SEEK_CUR))
-    return max(1, min(size, max(sizes) + 1))
+    common tiny outputs); ``places`` as :func:`_where` gives them."""
+    if not all(regular for regular, _, _ in places):
+        return size
+    return max(1, min(size, max(left for _, _, left in places) + 1))
 
 
 #: Longest run of separators inserted before each LF of a file in the
@@ -452,13 +458,13 @@ def compare_fds(hint_fd: int, out_fd: int, *, chunk: int | None = None) -> Compa
     Both are read from their current offsets to the end of file, ``chunk``
     bytes at a time (default :data:`CHUNK`).
     """
-    size = _buffer_size(chunk or CHUNK, hint_fd, out_fd)
+    hint_place = _where(hint_fd)
+    size = _buffer_size(chunk or CHUNK, hint_place, _where(out_fd))
     canon = _Canonicaliser()
     progress = _Progress()
     # The line number is needed only at a difference: a regular file is then
     # read again to count it, anything else is counted as it is read.
-    regular = stat.S_ISREG(os.fstat(hint_fd).st_mode)
-    hint_start = os.lseek(hint_fd, 0, os.SEEK_CUR) if regular else 0
+    regular, hint_start, _ = hint_place
     hint = _Stream(hint_fd, size, count_lines=not regular)
     out = _Stream(out_fd, size)
     # Fast path: identical raw chunks in reused buffers (no allocation, no

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import os
 import tempfile
 from collections.abc import Iterator
@@ -37,9 +38,16 @@ def lock_path() -> str:
     configured = os.environ.get(LOCK_ENV)
     if configured:
         return configured
-    if os.path.isdir(DEFAULT_LOCK_DIR) and os.access(DEFAULT_LOCK_DIR, os.W_OK):
-        return os.path.join(DEFAULT_LOCK_DIR, LOCK_NAME)
-    return os.path.join(tempfile.gettempdir(), LOCK_NAME)
+    return _default_lock_path(DEFAULT_LOCK_DIR, tempfile.gettempdir())
+
+
+@functools.lru_cache(maxsize=4)
+def _default_lock_path(lock_dir: str, tempdir: str) -> str:
+    """Decided once per process (every job asks): a worker does not see
+    ``/run/lock`` come or go while it serves."""
+    if os.path.isdir(lock_dir) and os.access(lock_dir, os.W_OK):
+        return os.path.join(lock_dir, LOCK_NAME)
+    return os.path.join(tempdir, LOCK_NAME)
 
 
 @contextlib.contextmanager

@@ -235,19 +235,28 @@ def _job_directory() -> Iterator[str]:
         try:
             os.chdir(previous)
         finally:
-            _remove_job_directory(path)
+            removed = _remove_job_directory(path, dir_lock)
             if dir_lock is not None:
-                if os.path.lexists(path):
-                    os.close(dir_lock)  # not removed: the lock stays until now
-                else:
+                if removed:
                     _late_closer.close(dir_lock)
+                else:
+                    os.close(dir_lock)  # not removed: the lock stays until now
 
 
-def _remove_job_directory(path: str) -> None:
+def _remove_job_directory(path: str, dir_fd: int | None = None) -> bool:
     """Remove the job directory and everything in it (never following a
-    symlink). An empty one (``ping``) is one ``rmdir``."""
+    symlink); return whether it is gone. One holding only files (an exec
+    job's ``exe`` and ``out``) is emptied through ``dir_fd`` (the directory
+    itself, open: no path is looked up twice), anything else (a
+    subdirectory) is left to :func:`shutil.rmtree`."""
     try:
+        if dir_fd is not None:
+            for name in os.listdir(dir_fd):
+                os.unlink(name, dir_fd=dir_fd)  # a symlink itself, never its target
         os.rmdir(path)
+        return True
     except OSError:
-        shutil.rmtree(path, ignore_errors=True)
+        pass
+    shutil.rmtree(path, ignore_errors=True)
+    return not os.path.lexists(path)
 
