@@ -192,6 +192,7 @@ static void kill_namespace(void) {
 
 /* Runs in I (pid 1): never returns. */
 static void run_one(int exe_fd, char **argv);
+static void drop_run_fds(int exe_fd);
 
 void run_init(int exe_fd, char **argv) {
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) die("pdeathsig");
@@ -264,19 +265,12 @@ static void run_one(int exe_fd, char **argv) {
         exec_page = MAP_FAILED;
     }
     int nfd = i_filtered ? i_nfd : p_notify_fd;
-    if (i_filtered && dup3(i_null_fd, exe_slot, O_CLOEXEC) < 0) die("dup3 /dev/null");
-    close(exe_fd);
-    if (hold_at_exec && !prepared) close(GO_FD);
-    if (prepared) {
-        if (hold_at_exec && dup2(i_null_fd, GO_FD) < 0) die("dup2 /dev/null");
-        for (int i = 0; i < 3; i++) {
-            close(msg_stdio[i]);
-            if (dup2(i_null_fd, i) < 0) die("dup2 /dev/null");
-        }
-        if (hold_at_exec) close(msg_go);
-        if (msg_netns >= 0) close(msg_netns);
+    if (hold_at_exec) {
+        /* the go pipe: the worker's byte (or its close) is for P alone */
+        if (!prepared) close(GO_FD);
+        else if (dup2(i_null_fd, GO_FD) < 0) die("dup2 /dev/null");
+        if (prepared) close(msg_go);
     }
-    for (int i = 0; i < n_cgroups; i++) close(cgroup_fds[i]);
     char violation[128] = "";
     struct seccomp_notif notif;
     struct seccomp_notif *req = &notif;
@@ -343,4 +337,24 @@ static void run_one(int exe_fd, char **argv) {
         report("rv %s %lld", violation, wall);
     else
         report("exit %d %lld %ld %lld", status, wall, maxrss, cpu_us);
+    drop_run_fds(exe_fd);
+}
+
+/* After the report, I lets go of its copies of what the run's descriptors
+ * were (P has its own table since its exec). Not before: woken by P's exec,
+ * I is often queued behind the program on the program's CPU, and this work
+ * would then come after the program's exit, before its verdict. I holds
+ * no write end the program waits on (a pipe's reader sees EOF only once I
+ * has closed too, right after the report, with nothing to wait for). */
+static void drop_run_fds(int exe_fd) {
+    if (i_filtered && dup3(i_null_fd, exe_slot, O_CLOEXEC) < 0) die("dup3 /dev/null");
+    close(exe_fd);
+    if (prepared) {
+        for (int i = 0; i < 3; i++) {
+            close(msg_stdio[i]);
+            if (dup2(i_null_fd, i) < 0) die("dup2 /dev/null");
+        }
+        if (msg_netns >= 0) close(msg_netns);
+    }
+    for (int i = 0; i < n_cgroups; i++) close(cgroup_fds[i]);
 }
