@@ -46,12 +46,13 @@
  * the notification fd of P's filter is then already in I's table, with no
  * socket pair to pass it. So P closes nothing (every descriptor but its
  * stdio is close-on-exec by then), and what P puts on 0-2 (the go
- * message's stdio, and GO_FD with -W) I puts back to /dev/null after the
- * exec (i_null_fd), so that I holds none of the run's stdio afterwards. */
+ * message's stdio, and GO_FD with -W) I puts back to /dev/null (i_null_fd):
+ * the go pipe after P's exec, the stdio after the status line
+ * (drop_run_fds), so that I holds none of the run's stdio afterwards. */
 #define P_STACK_SIZE (256 * 1024)
 static char *p_stack;
 static char *volatile exec_page = MAP_FAILED; /* P's exec path page, mapped by P */
-static int i_null_fd = -1; /* prepared mode: /dev/null, put back on I's 0-2 after P's exec */
+static int i_null_fd = -1; /* prepared mode: /dev/null, put back on I's 0-2 after a run */
 
 /* A serving I that loaded the run's filter itself (serve_filter_setup): every
  * P inherits it instead of loading its own. */
