@@ -172,7 +172,12 @@ def _shared_input(environ: dict) -> tuple[str, int] | None:
         fd = files.open_regular(source)
     except files.UnsafeFileError:
         return None
-    if os.pread(fd, len(files.ZIP_MAGIC), 0) == files.ZIP_MAGIC:
+    try:
+        zipped = os.pread(fd, len(files.ZIP_MAGIC), 0) == files.ZIP_MAGIC
+    except BaseException:
+        os.close(fd)
+        raise
+    if zipped:
         os.close(fd)
         return None
     return source, fd

@@ -46,13 +46,12 @@
  * the notification fd of P's filter is then already in I's table, with no
  * socket pair to pass it. So P closes nothing (every descriptor but its
  * stdio is close-on-exec by then), and what P puts on 0-2 (the go
- * message's stdio, and GO_FD with -W) I puts back to /dev/null (i_null_fd):
- * the go pipe after P's exec, the stdio after the status line
- * (drop_run_fds), so that I holds none of the run's stdio afterwards. */
+ * message's stdio, and GO_FD with -W) I puts back to /dev/null after the
+ * exec (i_null_fd), so that I holds none of the run's stdio afterwards. */
 #define P_STACK_SIZE (256 * 1024)
 static char *p_stack;
 static char *volatile exec_page = MAP_FAILED; /* P's exec path page, mapped by P */
-static int i_null_fd = -1; /* prepared mode: /dev/null, put back on I's 0-2 after a run */
+static int i_null_fd = -1; /* prepared mode: /dev/null, put back on I's 0-2 after P's exec */
 
 /* A serving I that loaded the run's filter itself (serve_filter_setup): every
  * P inherits it instead of loading its own. */
@@ -193,7 +192,6 @@ static void kill_namespace(void) {
 
 /* Runs in I (pid 1): never returns. */
 static void run_one(int exe_fd, char **argv);
-static void drop_run_fds(int exe_fd);
 
 void run_init(int exe_fd, char **argv) {
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) die("pdeathsig");
@@ -266,12 +264,19 @@ static void run_one(int exe_fd, char **argv) {
         exec_page = MAP_FAILED;
     }
     int nfd = i_filtered ? i_nfd : p_notify_fd;
-    if (hold_at_exec) {
-        /* the go pipe: the worker's byte (or its close) is for P alone */
-        if (!prepared) close(GO_FD);
-        else if (dup2(i_null_fd, GO_FD) < 0) die("dup2 /dev/null");
-        if (prepared) close(msg_go);
+    if (i_filtered && dup3(i_null_fd, exe_slot, O_CLOEXEC) < 0) die("dup3 /dev/null");
+    close(exe_fd);
+    if (hold_at_exec && !prepared) close(GO_FD);
+    if (prepared) {
+        if (hold_at_exec && dup2(i_null_fd, GO_FD) < 0) die("dup2 /dev/null");
+        for (int i = 0; i < 3; i++) {
+            close(msg_stdio[i]);
+            if (dup2(i_null_fd, i) < 0) die("dup2 /dev/null");
+        }
+        if (hold_at_exec) close(msg_go);
+        if (msg_netns >= 0) close(msg_netns);
     }
+    for (int i = 0; i < n_cgroups; i++) close(cgroup_fds[i]);
     char violation[128] = "";
     struct seccomp_notif notif;
     struct seccomp_notif *req = &notif;
@@ -338,24 +343,4 @@ static void run_one(int exe_fd, char **argv) {
         report("rv %s %lld", violation, wall);
     else
         report("exit %d %lld %ld %lld", status, wall, maxrss, cpu_us);
-    drop_run_fds(exe_fd);
-}
-
-/* After the report, I lets go of its copies of what the run's descriptors
- * were (P has its own table since its exec). Not before: woken by P's exec,
- * I is often queued behind the program on the program's CPU, and this work
- * would then come after the program's exit, before its verdict. I holds
- * no write end the program waits on (a pipe's reader sees EOF only once I
- * has closed too, right after the report, with nothing to wait for). */
-static void drop_run_fds(int exe_fd) {
-    if (i_filtered && dup3(i_null_fd, exe_slot, O_CLOEXEC) < 0) die("dup3 /dev/null");
-    close(exe_fd);
-    if (prepared) {
-        for (int i = 0; i < 3; i++) {
-            close(msg_stdio[i]);
-            if (dup2(i_null_fd, i) < 0) die("dup2 /dev/null");
-        }
-        if (msg_netns >= 0) close(msg_netns);
-    }
-    for (int i = 0; i < n_cgroups; i++) close(cgroup_fds[i]);
 }
