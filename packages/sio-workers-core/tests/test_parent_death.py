@@ -17,6 +17,7 @@ Processes of a run are recognised by a token in their command line.
 from __future__ import annotations
 
 import os
+import select
 import shutil
 import signal
 import subprocess
@@ -103,10 +104,11 @@ def test_launcher_ends_a_run_whose_watchdog_hangs(programs, tmp_path, monkeypatc
 
     watched = []
 
-    def hung_watch(spec, status_r, chunks, start, on_ready=None):
+    def hung_watch(spec, status_r, chunks, start, on_ready=None, event_fd=None):
         # A watchdog that never fires: only the launcher's -T can end the run.
+        # (A serving launcher's status pipe is non-blocking: wait for it.)
         watched.append(spec)
-        while data := os.read(status_r, 4096):
+        while select.select([status_r], [], [])[0] and (data := os.read(status_r, 4096)):
             chunks.append(data)
             if on_ready is not None and b"ready\n" in b"".join(chunks):
                 chunks[:] = [b"".join(chunks).replace(b"ready\n", b"", 1)]

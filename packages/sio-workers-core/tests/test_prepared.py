@@ -299,16 +299,23 @@ def test_a_serving_launcher_serves_run_after_run_each_as_new(build_c, tmp_path, 
     assert len({lines[3] for _, lines in results}) == 1
 
 
-def test_a_killed_run_ends_its_serving_launcher(build_c, tmp_path, counted, monkeypatch):
-    """A run killed at a limit takes its serving launcher with it; the next
-    run's launcher is prepared at once."""
+def _serving_launcher(build_c, tmp_path, monkeypatch):
+    """The probe, run twice with serving on: the thread then holds a serving
+    launcher. Returns (the probe, that launcher)."""
     monkeypatch.setenv("SIO_SUPERVISOR_SERVE", "1")
     exe = build_c(PROBE)
-    busy = build_c("packages/sio-workers-core/tests/programs/exec_busy.c")
     run(exe, tmp_path)
     run(exe, tmp_path)
     server = prepared._local.prepared
     assert server is not None and server.serving
+    return exe, server
+
+
+def test_a_killed_run_ends_its_serving_launcher(build_c, tmp_path, counted, monkeypatch):
+    """A run killed at a limit takes its serving launcher with it; the next
+    run's launcher is prepared at once."""
+    exe, server = _serving_launcher(build_c, tmp_path, monkeypatch)
+    busy = build_c("packages/sio-workers-core/tests/programs/exec_busy.c")
     renv, _ = run(busy, tmp_path, time_limit=300)
     assert renv["result_code"] == "TLE"
     deadline = time.monotonic() + 5
@@ -399,3 +406,77 @@ def test_a_serving_launcher_serves_only_runs_of_its_filter(build_c, tmp_path, co
         if text is not None:
             assert lines[0] == text, (profile, lines)
     assert any(counted)
+
+
+def _descendants(pid: int) -> set[int]:
+    """Host pids of every live descendant of ``pid`` (from /proc)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(entry))
+    found, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), ()):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def test_a_serving_launcher_holds_the_next_program_parked_and_takes_it_along(
+        build_c, tmp_path, counted, monkeypatch):
+    """Between runs a serving init holds the next run's program started and
+    parked (its clone is off the next run's path): outside the slot's
+    cgroup, which stays empty; it runs as pid 2 in the next run; when the
+    launcher is discarded, nothing of it is left."""
+    exe, server = _serving_launcher(build_c, tmp_path, monkeypatch)
+    renv, lines = run(exe, tmp_path)
+    assert renv["result_code"] == "OK" and lines[4] == "2"
+    assert prepared._local.prepared is server
+    deadline = time.monotonic() + 5
+    while len(tree := _descendants(server.pid)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(tree) == 2, tree  # the init and the parked program
+    from sio.workers.supervisor.slots import acquire_slot
+
+    with acquire_slot(str(supervisor_module.build.launcher_path())) as slot:
+        assert not slot.cgroup.has_processes()
+    renv, lines = run(exe, tmp_path)
+    assert renv["result_code"] == "OK" and lines[4] == "2"
+    assert counted == [True, True]
+    prepared.discard_all()
+    deadline = time.monotonic() + 5
+    while any(os.path.exists(f"/proc/{p}") for p in tree) and time.monotonic() < deadline:
+        supervisor_module._reap_finished()
+        time.sleep(0.01)
+    assert not any(os.path.exists(f"/proc/{p}") for p in tree)
+
+
+def test_a_serving_init_that_dies_during_a_run_ends_it_at_once(build_c, tmp_path, counted,
+                                                                monkeypatch):
+    """The worker waits on a serving launcher's eventfd, not on its status
+    pipe: the pipe's hang-up still wakes it, so a launcher killed during a
+    run ends the run at once (SE), not at its limits, and the next run
+    is served as new."""
+    import threading
+
+    exe, server = _serving_launcher(build_c, tmp_path, monkeypatch)
+    busy = build_c("packages/sio-workers-core/tests/programs/exec_busy.c")
+    killer = threading.Timer(0.3, os.kill, (server.pid, signal.SIGKILL))
+    killer.start()
+    try:
+        start = time.monotonic()
+        renv, _ = run(busy, tmp_path, time_limit=8000)
+        took = time.monotonic() - start
+    finally:
+        killer.cancel()
+    assert renv["result_code"] == "SE", renv
+    assert "without a status" in renv["result_string"]
+    assert took < 4, took
+    renv, lines = run(exe, tmp_path)
+    assert renv["result_code"] == "OK" and lines[4] == "2"

@@ -8,7 +8,8 @@
  *      namespace init "I" (pid 1), which builds a minimal read-only root
  *      (tmpfs + read-only binds + /dev/{null,zero,urandom} + private /tmp +
  *      the namespace's own /proc) and starts the program "P" (pid 2,
- *      clone(CLONE_VM | CLONE_VFORK): it shares I's memory until its exec),
+ *      clone(CLONE_VM | CLONE_CHILD_CLEARTID): it shares I's memory until
+ *      its exec, and I waits for that exec as vfork would),
  *   4. P joins the run's cgroups (writes "0" to each cgroup.procs file: only
  *      the program and what it starts are charged and counted, never the
  *      launcher's own setup), sets rlimits, drops to the slot's unprivileged uid/gid, sets
@@ -83,14 +84,19 @@
  * namespaces and root. Each go message carries one more descriptor, first:
  * the write end of the run's own status pipe (the status line goes there,
  * and I closes it after the line; fd 3, the launcher's, only tells the
- * worker that the launcher is alive: EOF when it has died). After each run
+ * worker that the launcher is alive: EOF when it has died), then an eventfd
+ * that every status line is followed by a write of 1 to (the worker waits on
+ * it and on the pipe's hang-up: an eventfd's wakeup is not a synchronous
+ * one, so the worker may go on at once on an idle CPU while I does its work
+ * between runs on its own). After each run
  * I kills every other process of the namespace and reaps them (as after any
  * run), closes everything of the run, mounts a fresh /tmp (the -t size of
  * the start) unless the run left /tmp empty and did not resize it, removes
  * every SysV object of the namespace (the runs share I's IPC namespace one
  * after another: nothing of one run reaches the next; POSIX message queues
- * need RLIMIT_MSGQUEUE, 0 for every program), and waits for the next
- * message; EOF on fd 5 ends it. No -b destination may lie under /tmp.
+ * need RLIMIT_MSGQUEUE, 0 for every program), starts the next run's P,
+ * which parks (a futex in I's memory) before anything of a run, and waits
+ * for the next message; EOF on fd 5 ends it. No -b destination may lie under /tmp.
  *
  * The filter of a serving I (x86-64): at its first run, when that run has a
  * seccomp profile (-s other than none), the network namespace by descriptor
@@ -139,7 +145,7 @@
 #define PREP_FD 5
 #define MAX_ITEMS 64
 #define MAX_ENV 1024
-#define MAX_MSG_FDS (6 + MAX_ITEMS)
+#define MAX_MSG_FDS (7 + MAX_ITEMS)
 
 extern char **environ;
 
@@ -178,6 +184,8 @@ extern long long wall_limit_ns;             /* -T: I kills the run after this lo
 /* Prepared mode: what the go message brought (-1 = none). */
 extern int msg_stdio[3];
 extern int msg_netns, msg_go;
+/* serving mode: the run's eventfd, written after every status line; -1 */
+extern int run_event_fd;
 
 /* ---- launcher_main.c: the status-line protocol, options, go message ---- */
 
@@ -232,7 +240,7 @@ struct seccomp_notif;
 /* In P: load the -s profile; the notification fd, or -1 for "none". */
 int load_seccomp(int exe_fd, const char *magic);
 /* The flags I starts P with (clone, sharing I's memory and descriptors). */
-#define P_CLONE_FLAGS (CLONE_VM | CLONE_VFORK | CLONE_FILES | SIGCHLD)
+#define P_CLONE_FLAGS (CLONE_VM | CLONE_FILES | CLONE_CHILD_CLEARTID | SIGCHLD)
 /* The filter of a serving I, loaded once by I and inherited by every P: the
  * -s profile plus what I does under it (clone with exactly P_CLONE_FLAGS on
  * a stack whose top lies in clone_stack_page; mount and umount2 of the

@@ -11,6 +11,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,6 +63,7 @@ char *run_env[MAX_ENV + 1];
 int n_env;
 int msg_stdio[3] = {-1, -1, -1};
 int msg_netns = -1, msg_go = -1;
+int run_event_fd = -1;
 int launcher_alive_fd = -1;
 int tmp_given;
 long long wall_limit_ns;
@@ -76,6 +78,11 @@ void report(const char *fmt, ...) {
     if (n > (int)sizeof buf - 2) n = sizeof buf - 2;
     buf[n++] = '\n';
     ssize_t w = write(STATUS_FD, buf, n);
+    if (run_event_fd >= 0) {
+        /* after the line: the worker reads it once the eventfd is readable */
+        uint64_t one = 1;
+        w = write(run_event_fd, &one, sizeof one);
+    }
     (void)w;
 }
 
@@ -148,7 +155,7 @@ int receive_run(char ***prog_argv) {
     if (n_binds != saved_binds || n_links != saved_links || mountpoint != saved_mountpoint ||
         no_namespaces)
         die_msg("the run's message may not change the root");
-    int need = 4 + serving + (netns_file ? 1 : 0) + (hold_at_exec ? 1 : 0) + n_cgroups;
+    int need = 4 + 2 * serving + (netns_file ? 1 : 0) + (hold_at_exec ? 1 : 0) + n_cgroups;
     if (n_fds != need) die_msg("wrong number of descriptors in the run's message");
     int k = 0;
     if (serving) {
@@ -159,6 +166,7 @@ int receive_run(char ***prog_argv) {
             close(fds[k]);
         }
         k++;
+        run_event_fd = fds[k++];
     }
     for (int i = 0; i < 3; i++) msg_stdio[i] = fds[k++];
     int exe_fd = fds[k++];

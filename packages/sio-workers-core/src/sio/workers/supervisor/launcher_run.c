@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/close_range.h>
+#include <linux/futex.h>
 #include <linux/seccomp.h>
 #include <poll.h>
 #include <sched.h>
@@ -34,11 +35,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* P shares I's memory until its exec (clone with CLONE_VM | CLONE_VFORK:
- * no copy of I's address space, as posix_spawn does it): P writes nothing
- * I relies on but p_notify_fd, uses raw system calls for its credentials,
- * never returns into I's frames (its own stack) and leaves by exec or
- * _exit. While P prepares, I is suspended: nothing P does after loading its
+/* P shares I's memory until its exec (clone with CLONE_VM: no copy of I's
+ * address space, as posix_spawn does it): P writes nothing I relies on but
+ * p_notify_fd, uses raw system calls for its credentials, never returns
+ * into I's frames (its own stack) and leaves by exec or _exit. While P
+ * prepares, I waits for P's exec (p_tid, below): nothing P does after loading its
  * filter may be a notification (I could not answer it before the worker's
  * wall limit).
  * P also shares I's descriptor table (CLONE_FILES) until its exec, which
@@ -82,6 +83,17 @@ static char *map_random(size_t len) {
 struct p_start { int exe_fd; char **argv; };
 static volatile int p_notify_fd = -1; /* written by P (shared memory), read by I */
 
+/* P is started ahead of its run and parks (start_parked): a serving I
+ * starts the next run's P right after a run's cleanup, so that the clone is
+ * off the next run's path. P waits on p_go (a futex) until I has put the
+ * run in p_run; I then waits until P has exec'd or exited: CLONE_CHILD_CLEARTID
+ * zeroes p_tid (and wakes its futex) when P lets go of I's memory, as
+ * CLONE_VFORK would have let I go on. */
+static struct p_start p_run;
+static volatile int p_go;     /* 0 while P is parked; 1: the run is in p_run */
+static volatile pid_t p_tid;  /* P's pid until its exec or exit (kernel-cleared) */
+static pid_t parked = -1;     /* the parked P, or -1 */
+
 /* Runs in P: never returns. */
 static void __attribute__((noreturn)) run_program(int exe_fd, char **argv) {
     /* Every disposition is already the default (main() reset them; I sets no
@@ -124,8 +136,14 @@ static void __attribute__((noreturn)) run_program(int exe_fd, char **argv) {
     _exit(127);
 }
 
+static long futex(volatile int *word, int op, int val) {
+    return syscall(SYS_futex, word, op, val, NULL, NULL, 0);
+}
+
 static int program_main(void *arg) {
-    struct p_start *ps = arg;
+    (void)arg;
+    while (__atomic_load_n(&p_go, __ATOMIC_ACQUIRE) == 0) futex(&p_go, FUTEX_WAIT, 0);
+    struct p_start *ps = &p_run;
     int exe_fd = ps->exe_fd;
     if (i_filtered) {
         /* onto the descriptor the inherited filter names (I's table) */
@@ -190,6 +208,22 @@ static void kill_namespace(void) {
     kill(-1, SIGKILL); /* as pid 1: every other process of the namespace */
 }
 
+/* In I: start the next run's P, parked until run_one gives it its run. */
+static void start_parked(void) {
+    if (serving && !no_namespaces) {
+        /* Every run's program is pid 2, as in a namespace of its own (a
+         * program seeding with its pid judges the same on every run): the
+         * earlier runs' processes are all reaped, so 2 is free. */
+        if (last_pid_fd < 0) last_pid_fd = open("/proc/sys/kernel/ns_last_pid", O_WRONLY | O_CLOEXEC);
+        if (last_pid_fd < 0 || pwrite(last_pid_fd, "1", 1, 0) != 1) die("ns_last_pid");
+    }
+    p_go = 0;
+    p_tid = 1;
+    parked = clone(program_main, p_stack + P_STACK_SIZE, P_CLONE_FLAGS, NULL, NULL, NULL,
+                   &p_tid);
+    if (parked < 0) die("start the program");
+}
+
 /* Runs in I (pid 1): never returns. */
 static void run_one(int exe_fd, char **argv);
 
@@ -227,10 +261,14 @@ void run_init(int exe_fd, char **argv) {
          * reaped every other process of the namespace); its status pipe
          * goes, and the next run gets default options and a fresh /tmp. */
         close(STATUS_FD);
+        close(run_event_fd);
+        run_event_fd = -1;
         int resized = tmp_given;
         reset_run_options();
         fresh_tmp(resized);
         clear_ipc();
+        /* the next run's P, while the worker takes this run's result */
+        start_parked();
     }
 }
 
@@ -246,18 +284,21 @@ static void run_one(int exe_fd, char **argv) {
         sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
         if (sfd < 0) die("signalfd");
     }
-    if (serving && !no_namespaces) {
-        /* Every run's program is pid 2, as in a namespace of its own (a
-         * program seeding with its pid judges the same on every run): the
-         * earlier runs' processes are all reaped, so 2 is free. */
-        if (last_pid_fd < 0) last_pid_fd = open("/proc/sys/kernel/ns_last_pid", O_WRONLY | O_CLOEXEC);
-        if (last_pid_fd < 0 || pwrite(last_pid_fd, "1", 1, 0) != 1) die("ns_last_pid");
+    if (parked > 0 && __atomic_load_n(&p_tid, __ATOMIC_ACQUIRE) == 0) {
+        /* the parked P is gone (it never exits by itself): start another */
+        while (waitpid(parked, NULL, __WALL) < 0 && errno == EINTR) {}
+        parked = -1;
     }
+    if (parked < 0) start_parked();
     long long start = now_ns();
-    struct p_start ps = {exe_fd, argv};
+    p_run = (struct p_start){exe_fd, argv};
     p_notify_fd = -1;
-    pid_t p = clone(program_main, p_stack + P_STACK_SIZE, P_CLONE_FLAGS, &ps);
-    if (p < 0) die("start the program");
+    pid_t p = parked;
+    parked = -1;
+    __atomic_store_n(&p_go, 1, __ATOMIC_RELEASE);
+    futex(&p_go, FUTEX_WAKE, 1);
+    for (int tid; (tid = __atomic_load_n(&p_tid, __ATOMIC_ACQUIRE)) != 0;)
+        futex(&p_tid, FUTEX_WAIT, tid);
     /* P has exec'd (or exited): its descriptor table is its own now. */
     if (exec_page != MAP_FAILED) {
         munmap(exec_page, 4096);

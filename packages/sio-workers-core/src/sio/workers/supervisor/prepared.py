@@ -72,6 +72,12 @@ class Prepared:
         self.pid = pid
         self.serving = serving
         """Started with ``-S``: serves runs until its socket is closed."""
+        self.event_fd = os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK) if serving else None
+        """Serving: the eventfd every run's message carries, which the init
+        writes after each status line (``launcher.h``). The worker waits on it
+        instead of the status pipe: an eventfd's wakeup is not a synchronous
+        one, so the scheduler may run the worker on an idle CPU at once
+        instead of after the init's work between runs on the init's CPU."""
         self.status_r = status_r
         self.sock = sock
         self.key = key
@@ -79,15 +85,19 @@ class Prepared:
         """The ``-t`` value its ``/tmp`` was mounted with."""
         # When dropped unused (its thread ended, the process forked): close
         # our ends (the launcher then exits) and leave the pid to be reaped.
-        self.close = weakref.finalize(self, _close, status_r, sock, pid, unreaped)
+        self.close = weakref.finalize(self, _close, status_r, sock, pid, unreaped,
+                                      self.event_fd)
 
 
-def _close(status_r: int, sock: socket.socket, pid: int, unreaped: set[int]) -> None:
+def _close(status_r: int, sock: socket.socket, pid: int, unreaped: set[int],
+           event_fd: int | None = None) -> None:
     sock.close()
-    try:
-        os.close(status_r)
-    except OSError:
-        pass
+    for fd in (status_r, event_fd):
+        if fd is not None:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
     unreaped.add(pid)
 
 
@@ -160,10 +170,12 @@ def _forget_in_child() -> None:
     if prep is not None:
         prep.close.detach()
         prep.sock.close()
-        try:
-            os.close(prep.status_r)
-        except OSError:
-            pass
+        for fd in (prep.status_r, prep.event_fd):
+            if fd is not None:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
     _local = _ThreadState()
 
 

@@ -97,9 +97,10 @@ def _start_prepared(spec: RunSpec, slot: Slot, prep: prepared.Prepared,
         opened.append(exe)
         fds = [spec.stdin, spec.stdout, spec.stderr, exe]
         if prep.serving:
-            # a serving launcher writes this run's status line on a pipe of its own
-            run_r, run_w = os.pipe()
-            fds.insert(0, run_w)
+            # a serving launcher writes this run's status line on a pipe of
+            # its own, then its eventfd (read here without blocking)
+            run_r, run_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
+            fds[:0] = [run_w, prep.event_fd]
         if spec.namespaces and slot.netns:
             fds.append(netns_fd(slot.netns))
             args += ["-n", "netns"]

@@ -225,7 +225,8 @@ def _run_in_slot(spec: RunSpec, launcher: str, slot: Slot) -> RunOutcome:
     keep_server = False
     try:
         killed_for, final = _watch(spec, status_r, chunks, start,
-                                   release_program if go_w is not None else None)
+                                   release_program if go_w is not None else None,
+                                   server.event_fd if server is not None else None)
         if killed_for:
             _kill(pid, cgroup)
             _drain(status_r, chunks, 2.0)

@@ -18,6 +18,7 @@ The status lines themselves are :mod:`.protocol`'s.
 
 from __future__ import annotations
 
+import math
 import os
 import select
 import signal
@@ -105,14 +106,23 @@ def _watch(
     chunks: list[bytes],
     start: float,
     on_ready: Callable[[], None] | None = None,
+    event_fd: int | None = None,
 ) -> tuple[str | None, bool]:
     """Wait for the final status line or the status pipe's EOF.
 
     Returns ``(killed_for, final)``: ``killed_for`` is ``"cpu"``/``"wall"``
     when a limit fired, ``final`` whether the final line arrived. With
     ``on_ready``, the program's ``ready`` line (launcher option ``-W``) is
-    taken out of ``chunks`` and ``on_ready()`` called once.
+    taken out of ``chunks`` and ``on_ready()`` called once. With
+    ``event_fd`` (a serving launcher's eventfd, written after every status
+    line; ``status_r`` is then non-blocking), the wait is for the eventfd and
+    the pipe's hang-up only: a line written to the pipe wakes nobody.
     """
+    poller = None
+    if event_fd is not None:
+        poller = select.poll()
+        poller.register(event_fd, select.POLLIN)
+        poller.register(status_r, 0)  # POLLHUP (the init died) only
     real_limit = spec.real_time_limit_ms
     cpu_limit = spec.time_limit_ms if spec.clock.enforce else None
     rate = spec.clock.max_rate()
@@ -133,9 +143,20 @@ def _watch(
                 return "cpu", False
             timeout = min(timeout, max((cpu_limit - used) / rate / 1000, 0.001))
         first = False
-        ready, _, _ = select.select([status_r], [], [], max(timeout, 0.0005))
+        if poller is None:
+            ready = select.select([status_r], [], [], max(timeout, 0.0005))[0]
+        else:
+            ready = poller.poll(math.ceil(max(timeout, 0.0005) * 1000))
+            if ready:
+                try:
+                    os.read(event_fd, 8)
+                except BlockingIOError:
+                    pass
         if ready:
-            data = os.read(status_r, 4096)
+            try:
+                data = os.read(status_r, 4096)
+            except BlockingIOError:
+                continue  # an event with nothing (yet) on the pipe
             if not data:
                 return None, False
             chunks.append(data)
