@@ -92,13 +92,17 @@ class Prepared:
 def _close(status_r: int, sock: socket.socket, pid: int, unreaped: set[int],
            event_fd: int | None = None) -> None:
     sock.close()
-    for fd in (status_r, event_fd):
+    _close_quietly(status_r, event_fd)
+    unreaped.add(pid)
+
+
+def _close_quietly(*fds: int | None) -> None:
+    for fd in fds:
         if fd is not None:
             try:
                 os.close(fd)
             except OSError:
                 pass
-    unreaped.add(pid)
 
 
 class _ThreadState(threading.local):
@@ -170,12 +174,7 @@ def _forget_in_child() -> None:
     if prep is not None:
         prep.close.detach()
         prep.sock.close()
-        for fd in (prep.status_r, prep.event_fd):
-            if fd is not None:
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
+        _close_quietly(prep.status_r, prep.event_fd)
     _local = _ThreadState()
 
 
