@@ -480,3 +480,26 @@ def test_a_serving_init_that_dies_during_a_run_ends_it_at_once(build_c, tmp_path
     assert took < 4, took
     renv, lines = run(exe, tmp_path)
     assert renv["result_code"] == "OK" and lines[4] == "2"
+
+
+def test_a_parked_program_that_died_is_replaced(build_c, tmp_path, counted, monkeypatch):
+    """A parked program killed between runs (nothing in the namespace does
+    that, an operator might) is reaped and replaced by the serving init at
+    the next run, which runs as usual: served, pid 2."""
+    exe, server = _serving_launcher(build_c, tmp_path, monkeypatch)
+    renv, lines = run(exe, tmp_path)  # a served run: the next program is parked after it
+    assert renv["result_code"] == "OK"
+    deadline = time.monotonic() + 5
+    while len(tree := _descendants(server.pid)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    init = [p for p in tree if _descendants(p)]
+    assert len(init) == 1, tree
+    parked = sorted(_descendants(init[0]))
+    assert len(parked) == 1, tree
+    os.kill(parked[0], signal.SIGKILL)
+    while os.path.exists(f"/proc/{parked[0]}/exe") and time.monotonic() < deadline:
+        time.sleep(0.01)
+    renv, lines = run(exe, tmp_path)
+    assert renv["result_code"] == "OK" and lines[4] == "2", (renv, lines)
+    assert prepared._local.prepared is server
+    assert counted == [True, True]
