@@ -61,16 +61,17 @@ def test_temp_dir_is_cwd_and_removed(plugin, tmp_path):
 
 def test_a_removed_job_directory_keeps_no_descriptor(plugin, tmp_path):
     """The lock descriptor of a removed job directory is closed by a thread
-    of its own (jobdir._LateCloser): the directory is gone when run()
+    of its own (sio.workers.jobdir_keeper): the directory is gone when run()
     returns, and no descriptor is left once the thread has caught up."""
     os.chdir(tmp_path)
     runner.run({"job_type": "echo"})  # the closing thread exists from now on
-    jobdir._late_closer.flush()
+    jobdir.discard_ahead()  # (its lock is the one descriptor kept between jobs)
     before = len(os.listdir("/proc/self/fd"))
     for _ in range(200):
         env = runner.run({"job_type": "echo"})
         assert env["result"] == "SUCCESS" and not os.path.exists(env["echo_cwd"])
-    jobdir._late_closer.flush()
+    jobdir.discard_ahead()
+    jobdir._keeper.flush()
     deadline = time.monotonic() + 5
     while len(os.listdir("/proc/self/fd")) > before and time.monotonic() < deadline:
         time.sleep(0.01)  # the last close may be under way
@@ -207,14 +208,18 @@ def test_big_environ_is_handled():
 @pytest.fixture
 def job_tmp(tmp_path, monkeypatch):
     """A private temporary directory for job directories, and a process
-    that has not swept yet."""
+    that has neither swept nor run a job yet (so no job directory is made
+    ahead before its second job; the one made then is removed at the end)."""
     import tempfile
 
     parent = tmp_path / "jobs-tmp"
     parent.mkdir()
+    jobdir.discard_ahead()
     monkeypatch.setattr(tempfile, "tempdir", str(parent))
     monkeypatch.setattr(jobdir, "_last_sweep", None)
-    return parent
+    monkeypatch.setattr(jobdir, "_ran_a_job", False)
+    yield parent
+    jobdir.discard_ahead()
 
 
 def test_job_directory_of_a_killed_process_is_swept(job_tmp):
@@ -269,6 +274,7 @@ def test_first_job_of_a_process_sweeps_unlocked_directories_only(job_tmp):
         assert dead.is_dir()
     finally:
         os.close(held)
+    jobdir.discard_ahead()  # the second job had the third one's made ahead
     assert sorted(p.name for p in job_tmp.iterdir()) == [
         ".sio-job-dirs.lock", "not-a-job", "sio-job-dead", "sio-job-running"]
 

@@ -5,9 +5,10 @@
 :func:`tempfile.gettempdir`): the current directory while the job runs,
 held with an :func:`fcntl.flock` so that a sweep
 (:func:`sweep_job_directories`) removes only the directories of dead
-processes, and removed afterwards (``docs/contracts.rst`` §2; the lock's
-descriptor, whose close is when the file system frees the removed
-directory, is closed by a thread of its own: :class:`_LateCloser`). Job code asks
+processes, and removed afterwards (``docs/contracts.rst`` §2). The file system work a job
+need not wait for — closing a removed directory's lock, making the next
+job's directory ahead — is done by a thread of its own
+(:mod:`sio.workers.jobdir_keeper`). Job code asks
 for it with :func:`current_job_dir`, and for the directory ``run()`` was
 called from with :func:`caller_dir`.
 
@@ -16,11 +17,11 @@ This module imports nothing from :mod:`sio`, so any module
 """
 from __future__ import annotations
 
+import atexit
 import contextlib
 import fcntl
 import logging
 import os
-import queue
 import shutil
 import tempfile
 import threading
@@ -30,6 +31,7 @@ from contextvars import ContextVar
 
 from sio.workers import mounts
 from sio.workers.flock import try_lock
+from sio.workers.jobdir_keeper import DirectoryKeeper
 
 # The records keep the logger name they had before this room left the runner.
 logger = logging.getLogger("sio.workers.runner")
@@ -138,13 +140,12 @@ def _sweep(parent: str) -> int | None:
     return removed
 
 
-def _make_job_directory() -> tuple[str, int | None]:
-    """A new job directory and the descriptor that locks it while its job
-    runs (``None`` only where the directory cannot be opened, e.g. no
-    descriptor is left). Sweeps first, at most every :data:`SWEEP_INTERVAL`
-    seconds per process."""
+def _make_job_directory(parent: str) -> tuple[str, int | None]:
+    """A new job directory in ``parent`` and the descriptor that locks it
+    while its job runs (``None`` only where the directory cannot be opened,
+    e.g. no descriptor is left). Sweeps first, at most every
+    :data:`SWEEP_INTERVAL` seconds per process."""
     global _last_sweep
-    parent = tempfile.gettempdir()
     now = time.monotonic()
     if (_last_sweep is None or now - _last_sweep >= SWEEP_INTERVAL) and _sweep(
         parent
@@ -161,69 +162,52 @@ def _make_job_directory() -> tuple[str, int | None]:
             os.close(lock)
 
 
-class _LateCloser:
-    """Closes the lock descriptors of removed job directories off the job's
-    path, in a thread of its own.
-
-    Once a job directory is removed (no name is left), closing the last
-    descriptor of it is when the file system frees its inode: about 0.2 ms
-    on ext4, as long as the rest of a small job. The lock protects nothing
-    any more (nobody can find the directory), so the job need not wait: the
-    closing thread does it while the next job runs (its program runs, the
-    worker waits; the thread needs the GIL only between two closes). A
-    forked child closes its copies of what was queued itself.
-    """
-
-    def __init__(self) -> None:
-        self._fds: queue.SimpleQueue[int] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
-
-    def close(self, fd: int) -> None:
-        self._fds.put(fd)
-        if self._thread is None:
-            with self._lock:
-                if self._thread is None:
-                    self._thread = threading.Thread(
-                        target=self._run, name="sio-jobdir-closer", daemon=True)
-                    self._thread.start()
-
-    def _run(self) -> None:
-        while True:
-            fd = self._fds.get()
-            try:
-                os.close(fd)
-            except OSError:
-                pass
-
-    def after_fork_in_child(self) -> None:
-        self._thread = None
-        self._lock = threading.Lock()
-        while True:
-            try:
-                fd = self._fds.get_nowait()
-            except queue.Empty:
-                return
-            try:
-                os.close(fd)
-            except OSError:
-                pass
-
-    def flush(self, timeout: float = 5.0) -> None:
-        """Wait until every queued descriptor is closed (tests)."""
-        deadline = time.monotonic() + timeout
-        while not self._fds.empty() and time.monotonic() < deadline:
-            time.sleep(0.001)
+_keeper = DirectoryKeeper(_make_job_directory)
+os.register_at_fork(before=_keeper.before_fork, after_in_child=_keeper.after_fork_in_child)
+atexit.register(_keeper.discard_ahead)
+#: Whether this process has run a job (from the second on, each job's start
+#: has the next one's directory made ahead).
+_ran_a_job = False
 
 
-_late_closer = _LateCloser()
-os.register_at_fork(after_in_child=_late_closer.after_fork_in_child)
+def _forget_jobs_in_child() -> None:
+    global _ran_a_job
+    _ran_a_job = False
+
+
+os.register_at_fork(after_in_child=_forget_jobs_in_child)
+
+
+def discard_ahead() -> None:
+    """Remove the job directory made ahead for this process's next job, if
+    any: for a process that runs no more jobs and does not exit through
+    :mod:`atexit` (Celery's pool processes, at their shutdown)."""
+    _keeper.discard_ahead()
+
+
+def ahead_enabled() -> bool:
+    """Whether job directories are made ahead (``$SIO_JOB_DIR_AHEAD``,
+    default ``1``; ``0`` makes each at its job's start)."""
+    return os.environ.get("SIO_JOB_DIR_AHEAD", "1") != "0"
+
+
+def _take_job_directory() -> tuple[str, int | None]:
+    """This job's directory and its lock: the one made ahead, else a new
+    one; from the second job of a process on, the next one is asked for."""
+    global _ran_a_job
+    parent = tempfile.gettempdir()
+    taken = _keeper.take(parent)
+    path, lock = taken if taken is not None else _make_job_directory(parent)
+    if _ran_a_job and ahead_enabled():
+        _keeper.make_ahead(parent)
+    _ran_a_job = True
+    return path, lock
 
 
 @contextlib.contextmanager
 def _job_directory() -> Iterator[str]:
     previous = os.getcwd()
-    path, dir_lock = _make_job_directory()
+    path, dir_lock = _take_job_directory()
     token = _current_job_dir.set(path)
     caller_token = _caller_dir.set(previous)
     try:
@@ -238,7 +222,7 @@ def _job_directory() -> Iterator[str]:
             removed = _remove_job_directory(path, dir_lock)
             if dir_lock is not None:
                 if removed:
-                    _late_closer.close(dir_lock)
+                    _keeper.close(dir_lock)
                 else:
                     os.close(dir_lock)  # not removed: the lock stays until now
 

@@ -1,0 +1,164 @@
+"""Job directories made ahead (sio.workers.jobdir_keeper): from a process's
+second job on, the next job's directory is made while this one runs; it is
+as fresh as one made at the job's start and never outlives the process."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import textwrap
+
+import pytest
+
+from sio.workers import entrypoints, jobdir, runner
+
+
+@pytest.fixture
+def job_tmp(tmp_path, monkeypatch):
+    """A private temporary directory, a process that has run no job yet,
+    and a job ``cwd`` that reports its directory."""
+    parent = tmp_path / "jobs-tmp"
+    parent.mkdir()
+    jobdir.discard_ahead()
+    monkeypatch.setattr(tempfile, "tempdir", str(parent))
+    monkeypatch.setattr(jobdir, "_ran_a_job", False)
+    monkeypatch.delenv("SIO_JOB_DIR_AHEAD", raising=False)
+
+    def cwd_job(environ):
+        environ["cwd"] = os.getcwd()
+        environ["entries"] = os.listdir(".")
+        return environ
+
+    original = entrypoints.load
+    monkeypatch.setattr(entrypoints, "load", lambda group, name: cwd_job
+                        if name == "cwd" else original(group, name))
+    yield parent
+    jobdir.discard_ahead()
+
+
+def _job_dirs(parent) -> list[str]:
+    jobdir._keeper.flush()
+    return sorted(str(p) for p in parent.glob(jobdir.JOB_DIR_PREFIX + "*"))
+
+
+def _run_cwd() -> dict:
+    env = runner.run({"job_type": "cwd"})
+    assert env["result"] == "SUCCESS", env.get("exception")
+    return env
+
+
+def test_from_the_second_job_on_the_next_directory_is_made_ahead(job_tmp):
+    first = _run_cwd()
+    assert _job_dirs(job_tmp) == []  # one job: nothing made ahead
+    second = _run_cwd()
+    [ahead] = _job_dirs(job_tmp)
+    assert ahead not in (first["cwd"], second["cwd"])
+    assert os.listdir(ahead) == []
+    assert os.stat(ahead).st_mode & 0o777 == 0o700
+    assert jobdir._lock_dir(ahead) is None  # locked by this process, not sweepable
+    assert runner.sweep_job_directories() == 0
+    third = _run_cwd()
+    assert third["cwd"] == ahead and third["entries"] == []
+    assert not os.path.exists(ahead)  # removed after its job, as any other
+    [next_ahead] = _job_dirs(job_tmp)
+    assert next_ahead != ahead
+    jobdir.discard_ahead()
+    assert _job_dirs(job_tmp) == []
+
+
+def test_no_directory_is_made_ahead_when_turned_off(job_tmp, monkeypatch):
+    monkeypatch.setenv("SIO_JOB_DIR_AHEAD", "0")
+    for _ in range(3):
+        _run_cwd()
+    assert _job_dirs(job_tmp) == []
+
+
+def test_a_directory_made_ahead_that_was_tampered_with_is_not_used(job_tmp):
+    _run_cwd()
+    _run_cwd()
+    [ahead] = _job_dirs(job_tmp)
+    open(os.path.join(ahead, "planted"), "w").close()
+    env = _run_cwd()
+    assert env["cwd"] != ahead and env["entries"] == []
+    # not removed with what is in it, but no longer locked: the sweep's
+    assert os.path.exists(os.path.join(ahead, "planted"))
+    jobdir._keeper.flush()  # (a sweep is skipped while a directory is being made)
+    assert runner.sweep_job_directories() == 1
+    assert not os.path.exists(ahead)
+
+
+def test_a_directory_made_ahead_in_another_temporary_directory_is_removed(
+        job_tmp, tmp_path, monkeypatch):
+    _run_cwd()
+    _run_cwd()
+    [ahead] = _job_dirs(job_tmp)
+    other = tmp_path / "other-tmp"
+    other.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(other))
+    env = _run_cwd()
+    assert os.path.dirname(env["cwd"]) == str(other)
+    assert not os.path.exists(ahead)
+
+
+def test_a_forked_child_does_not_use_its_parents_directory_made_ahead(job_tmp):
+    _run_cwd()
+    _run_cwd()
+    [ahead] = _job_dirs(job_tmp)
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        code = 1
+        try:
+            os.close(read_end)
+            env = runner.run({"job_type": "cwd"})
+            os.write(write_end, env["cwd"].encode())
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        child_cwd = pipe.read().decode()
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert child_cwd and child_cwd != ahead
+    assert not os.path.exists(child_cwd)
+    assert os.path.isdir(ahead) and jobdir._lock_dir(ahead) is None  # still ours
+    assert _run_cwd()["cwd"] == ahead
+
+
+_THREE_JOBS = textwrap.dedent("""
+    import os, sys
+    from sio.workers import jobdir, runner
+    for n in range(3):
+        assert runner.run({"job_type": "ping", "ping": n})["result"] == "SUCCESS"
+    jobdir._keeper.flush()
+    print(len([e for e in os.listdir(sys.argv[1]) if e.startswith("sio-job-")]), flush=True)
+    if sys.argv[2] == "kill":
+        os.kill(os.getpid(), 9)
+""")
+
+
+def _three_jobs(parent, how: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, TMPDIR=str(parent))
+    env.pop("SIO_JOB_DIR_AHEAD", None)
+    return subprocess.run([sys.executable, "-c", _THREE_JOBS, str(parent), how],
+                          env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_a_process_that_exits_removes_its_directory_made_ahead(job_tmp):
+    done = _three_jobs(job_tmp, "exit")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "1"  # made ahead while the process lived
+    assert _job_dirs(job_tmp) == []
+
+
+def test_a_killed_processs_directory_made_ahead_is_swept(job_tmp):
+    done = _three_jobs(job_tmp, "kill")
+    assert done.returncode == -signal.SIGKILL
+    assert done.stdout.strip() == "1"
+    [left] = _job_dirs(job_tmp)
+    assert runner.sweep_job_directories() == 1
+    assert not os.path.exists(left)
