@@ -452,14 +452,34 @@ def _same(hint: _Stream, out: _Stream, n: int) -> int:
         other.release()
 
 
+#: Regular files up to this many bytes (from their offsets) that are equal
+#: byte for byte are told apart by one read each: most outputs of a contest
+#: are small and right.
+SMALL = 1 << 16
+
+
+def _equal_small(hint_fd: int, out_fd: int, hint_place: tuple[bool, int, int],
+                 out_place: tuple[bool, int, int]) -> bool:
+    """Whether both are small regular files with the same bytes left (read
+    with ``pread``: a False sends the caller on from the same offsets)."""
+    (hint_regular, hint_at, left), (out_regular, out_at, out_left) = hint_place, out_place
+    if not (hint_regular and out_regular) or left != out_left or left > SMALL:
+        return False
+    data = os.pread(hint_fd, left + 1, hint_at)
+    return len(data) == left and os.pread(out_fd, left + 1, out_at) == data
+
+
 def compare_fds(hint_fd: int, out_fd: int, *, chunk: int | None = None) -> Comparison:
     """Compare the output ``out_fd`` with the expected output ``hint_fd``.
 
     Both are read from their current offsets to the end of file, ``chunk``
-    bytes at a time (default :data:`CHUNK`).
+    bytes at a time (default :data:`CHUNK`); the offsets they are left at
+    are unspecified.
     """
-    hint_place = _where(hint_fd)
-    size = _buffer_size(chunk or CHUNK, hint_place, _where(out_fd))
+    hint_place, out_place = _where(hint_fd), _where(out_fd)
+    if _equal_small(hint_fd, out_fd, hint_place, out_place):
+        return Comparison(True)
+    size = _buffer_size(chunk or CHUNK, hint_place, out_place)
     canon = _Canonicaliser()
     progress = _Progress()
     # The line number is needed only at a difference: a regular file is then
