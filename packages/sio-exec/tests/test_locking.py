@@ -68,3 +68,16 @@ def test_lock_path_is_configurable(tmp_path, monkeypatch):
     monkeypatch.setenv(locking.LOCK_ENV, str(tmp_path / "x.lock"))
     with locking.job_lock(True) as path:
         assert path == str(tmp_path / "x.lock")
+
+
+def test_the_exclusive_lock_keeps_the_job_directories_thread_quiet(tmp_path, monkeypatch):
+    """While cpu-exec holds the lock, no job directory is made ahead and no
+    lock closed by this process's thread (sio.workers.jobdir_keeper)."""
+    from sio.workers import jobdir
+
+    monkeypatch.setenv(locking.LOCK_ENV, str(tmp_path / "exec.lock"))
+    with locking.job_lock(exclusive=True):
+        assert jobdir._keeper._quiet == 1
+    assert jobdir._keeper._quiet == 0
+    with locking.job_lock(exclusive=False):
+        assert jobdir._keeper._quiet == 0

@@ -162,3 +162,40 @@ def test_a_killed_processs_directory_made_ahead_is_swept(job_tmp):
     [left] = _job_dirs(job_tmp)
     assert runner.sweep_job_directories() == 1
     assert not os.path.exists(left)
+
+
+def test_the_thread_does_nothing_while_a_job_keeps_the_machine_quiet(tmp_path):
+    """cpu-exec's exclusive lock keeps the thread quiet: a task asked for
+    meanwhile waits, and one under way is finished before the job goes on."""
+    import threading
+    import time
+
+    from sio.workers.jobdir_keeper import DirectoryKeeper
+
+    started, made = threading.Event(), []
+
+    def make(parent):
+        started.set()
+        time.sleep(0.2)
+        path = os.path.join(parent, f"d{len(made)}")
+        os.mkdir(path)
+        made.append(time.monotonic())
+        return path, os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+
+    keeper = DirectoryKeeper(make)
+    keeper.make_ahead(str(tmp_path))
+    assert started.wait(5)
+    with keeper.quiet():
+        entered = time.monotonic()
+        assert made and made[0] <= entered  # the task under way was finished first
+        path, fd = keeper.take(str(tmp_path))
+        keeper.make_ahead(str(tmp_path))
+        keeper.close(fd)
+        time.sleep(0.3)
+        assert len(made) == 1  # nothing started while quiet
+        assert os.path.isdir(path)
+    keeper.flush()
+    assert len(made) == 2
+    keeper.discard_ahead()
+    assert sorted(os.listdir(tmp_path)) == ["d0"]
+

@@ -17,6 +17,10 @@ see the same lock file.
 
 Other job packages may take the shared lock too, with
 ``with job_lock(exclusive=False): ...``.
+
+The exclusive holder also keeps this process's job directories' thread
+quiet (:func:`sio.workers.jobdir.quiet`): no directory is made ahead and no
+lock closed while it runs.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ import functools
 import os
 import tempfile
 from collections.abc import Iterator
+
+from sio.workers import jobdir
 
 LOCK_ENV = "SIO_EXEC_LOCK_FILE"
 DEFAULT_LOCK_DIR = "/run/lock"
@@ -61,7 +67,8 @@ def job_lock(exclusive: bool) -> Iterator[str]:
     fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
-        yield path
+        with jobdir.quiet() if exclusive else contextlib.nullcontext():
+            yield path
     finally:
         os.close(fd)  # releases the lock
 

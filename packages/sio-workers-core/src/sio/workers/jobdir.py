@@ -185,6 +185,13 @@ def discard_ahead() -> None:
     _keeper.discard_ahead()
 
 
+def quiet() -> contextlib.AbstractContextManager[None]:
+    """A context in which the job directories' thread does nothing (it
+    finishes the task it is on first): for a job that measures real CPU
+    time alone on the machine."""
+    return _keeper.quiet()
+
+
 def ahead_enabled() -> bool:
     """Whether job directories are made ahead (``$SIO_JOB_DIR_AHEAD``,
     default ``1``; ``0`` makes each at its job's start)."""

@@ -21,17 +21,22 @@ Two kinds of work go to the thread (:class:`DirectoryKeeper`):
   Celery's pool processes at their shutdown through :func:`discard_ahead`)
   and, after a kill, by the next sweep like a dead job's directory.
 
+While a job keeps the machine quiet (:meth:`DirectoryKeeper.quiet`:
+``cpu-exec``, which measures real CPU time alone on the machine), the thread
+finishes the task it is on before the job goes on and starts no other.
+
 A forked child neither uses nor removes what its parent's thread holds: it
 closes its copies of the descriptors.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 logger = logging.getLogger("sio.workers.runner")
 
@@ -86,6 +91,8 @@ class DirectoryKeeper:
         self._state = threading.Condition()
         self._ahead: Ahead | None = None
         self._making = False
+        self._quiet = 0  # jobs now keeping the machine quiet
+        self._busy = False  # the thread is on a task
 
     # ---------------------------------------------------------- the job's side
     def close(self, fd: int) -> None:
@@ -129,6 +136,21 @@ class DirectoryKeeper:
         if ahead is not None:
             _remove_empty(ahead[1], ahead[2])
 
+    @contextlib.contextmanager
+    def quiet(self) -> Iterator[None]:
+        """While in it, the thread does nothing: it is let finish the task
+        it is on (waiting up to :data:`AHEAD_WAIT`) and starts the next one
+        afterwards."""
+        with self._state:
+            self._quiet += 1
+            self._state.wait_for(lambda: not self._busy, timeout=AHEAD_WAIT)
+        try:
+            yield
+        finally:
+            with self._state:
+                self._quiet -= 1
+                self._state.notify_all()
+
     def flush(self, timeout: float = 5.0) -> None:
         """Wait until every queued task is done (tests)."""
         deadline = time.monotonic() + timeout
@@ -150,10 +172,18 @@ class DirectoryKeeper:
     def _run(self) -> None:
         while True:
             task = self._tasks.get()
-            if isinstance(task, int):
-                _close(task)
-            else:
-                self._make_ahead_now(task)
+            with self._state:
+                self._state.wait_for(lambda: not self._quiet)
+                self._busy = True
+            try:
+                if isinstance(task, int):
+                    _close(task)
+                else:
+                    self._make_ahead_now(task)
+            finally:
+                with self._state:
+                    self._busy = False
+                    self._state.notify_all()
 
     def _make_ahead_now(self, parent: str) -> None:
         made: Ahead | None = None
@@ -183,7 +213,8 @@ class DirectoryKeeper:
         self._thread = None
         self._start_lock = threading.Lock()
         self._state = threading.Condition()
-        self._making = False
+        self._making = self._busy = False
+        self._quiet = 0
         if self._ahead is not None:
             _close(self._ahead[2])
             self._ahead = None
