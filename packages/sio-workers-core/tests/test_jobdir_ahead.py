@@ -164,15 +164,8 @@ def test_a_killed_processs_directory_made_ahead_is_swept(job_tmp):
     assert not os.path.exists(left)
 
 
-def test_the_thread_does_nothing_while_a_job_keeps_the_machine_quiet(tmp_path):
-    """cpu-exec's exclusive lock keeps the thread quiet: a task asked for
-    meanwhile waits, and one under way is finished before the job goes on."""
-    import threading
+def _slow_make(made, started):
     import time
-
-    from sio.workers.jobdir_keeper import DirectoryKeeper
-
-    started, made = threading.Event(), []
 
     def make(parent):
         started.set()
@@ -181,21 +174,61 @@ def test_the_thread_does_nothing_while_a_job_keeps_the_machine_quiet(tmp_path):
         os.mkdir(path)
         made.append(time.monotonic())
         return path, os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    return make
 
-    keeper = DirectoryKeeper(make)
+
+def test_the_thread_does_nothing_while_a_job_keeps_the_machine_quiet(tmp_path):
+    """cpu-exec's exclusive lock keeps the thread quiet: the task under way
+    is finished before the job goes on, a close waits for the job's end, and
+    no directory is asked for meanwhile."""
+    import threading
+    import time
+
+    from sio.workers.jobdir_keeper import DirectoryKeeper
+
+    started, made = threading.Event(), []
+    keeper = DirectoryKeeper(_slow_make(made, started))
     keeper.make_ahead(str(tmp_path))
     assert started.wait(5)
     with keeper.quiet():
-        entered = time.monotonic()
-        assert made and made[0] <= entered  # the task under way was finished first
+        assert made and made[0] <= time.monotonic()  # finished first
         path, fd = keeper.take(str(tmp_path))
-        keeper.make_ahead(str(tmp_path))
+        keeper.make_ahead(str(tmp_path))  # not while quiet
         keeper.close(fd)
         time.sleep(0.3)
-        assert len(made) == 1  # nothing started while quiet
-        assert os.path.isdir(path)
+        os.fstat(fd)  # not closed yet
     keeper.flush()
-    assert len(made) == 2
-    keeper.discard_ahead()
-    assert sorted(os.listdir(tmp_path)) == ["d0"]
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            os.fstat(fd)
+        except OSError:
+            break
+        time.sleep(0.01)
+    else:
+        raise AssertionError("the close did not happen after the job")
+    assert len(made) == 1 and keeper.take(str(tmp_path)) is None
+    os.rmdir(path)
 
+
+def test_a_directory_asked_for_and_not_begun_is_not_made_for_a_quiet_job(tmp_path):
+    import threading
+
+    from sio.workers.jobdir_keeper import DirectoryKeeper
+
+    started, made = threading.Event(), []
+    keeper = DirectoryKeeper(_slow_make(made, started))
+    start_thread = keeper._ensure_thread
+    keeper._ensure_thread = lambda: None  # the thread has not picked it up yet
+    keeper.make_ahead(str(tmp_path))
+    with keeper.quiet():
+        pass
+    start_thread()
+    keeper.flush()
+    assert keeper.take(str(tmp_path)) is None  # no wait, nothing made
+    assert not made and not started.is_set()
+    keeper.make_ahead(str(tmp_path))  # asked for again: made
+    keeper.flush()
+    assert len(made) == 1
+    keeper.discard_ahead()
+    assert os.listdir(tmp_path) == []

@@ -93,6 +93,7 @@ class DirectoryKeeper:
         self._making = False
         self._quiet = 0  # jobs now keeping the machine quiet
         self._busy = False  # the thread is on a task
+        self._dropped = 0  # asked-for directories not to be made after all
 
     # ---------------------------------------------------------- the job's side
     def close(self, fd: int) -> None:
@@ -104,7 +105,7 @@ class DirectoryKeeper:
         """Have the next job's directory made in ``parent`` while this job
         runs (nothing when one is made or being made)."""
         with self._state:
-            if self._ahead is not None or self._making:
+            if self._ahead is not None or self._making or self._quiet:
                 return
             self._making = True
         self._tasks.put(parent)
@@ -140,10 +141,16 @@ class DirectoryKeeper:
     def quiet(self) -> Iterator[None]:
         """While in it, the thread does nothing: it is let finish the task
         it is on (waiting up to :data:`AHEAD_WAIT`) and starts the next one
-        afterwards."""
+        afterwards. A directory asked for and not yet begun is not made:
+        made after the job, it would only meet the next job's own file
+        system work (the next job makes its directory itself)."""
         with self._state:
             self._quiet += 1
             self._state.wait_for(lambda: not self._busy, timeout=AHEAD_WAIT)
+            if self._making and not self._busy:
+                self._making = False
+                self._dropped += 1
+                self._state.notify_all()
         try:
             yield
         finally:
@@ -174,6 +181,9 @@ class DirectoryKeeper:
             task = self._tasks.get()
             with self._state:
                 self._state.wait_for(lambda: not self._quiet)
+                if not isinstance(task, int) and self._dropped:
+                    self._dropped -= 1
+                    continue
                 self._busy = True
             try:
                 if isinstance(task, int):
@@ -214,7 +224,7 @@ class DirectoryKeeper:
         self._start_lock = threading.Lock()
         self._state = threading.Condition()
         self._making = self._busy = False
-        self._quiet = 0
+        self._quiet = self._dropped = 0
         if self._ahead is not None:
             _close(self._ahead[2])
             self._ahead = None
