@@ -232,3 +232,31 @@ def test_a_directory_asked_for_and_not_begun_is_not_made_for_a_quiet_job(tmp_pat
     assert len(made) == 1
     keeper.discard_ahead()
     assert os.listdir(tmp_path) == []
+
+
+def test_a_failing_make_leaves_the_thread_serving(tmp_path, caplog):
+    """A bug in making a directory is logged; the job makes its own and the
+    thread goes on closing and making."""
+    from sio.workers.jobdir_keeper import DirectoryKeeper
+
+    calls = []
+
+    def make(parent):
+        calls.append(parent)
+        if len(calls) == 1:
+            raise RuntimeError("boom")
+        path = os.path.join(parent, f"d{len(calls)}")
+        os.mkdir(path)
+        return path, os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+
+    keeper = DirectoryKeeper(make)
+    keeper.make_ahead(str(tmp_path))
+    assert keeper.take(str(tmp_path)) is None  # no wait past the failure
+    keeper.flush()  # (logged just after)
+    assert "boom" in caplog.text
+    keeper.make_ahead(str(tmp_path))
+    path, fd = keeper.take(str(tmp_path))
+    assert os.path.isdir(path)
+    keeper.close(fd)
+    keeper.flush()
+    os.rmdir(path)

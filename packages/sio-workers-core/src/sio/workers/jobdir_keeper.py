@@ -164,7 +164,7 @@ class DirectoryKeeper:
         while not self._tasks.empty() and time.monotonic() < deadline:
             time.sleep(0.001)
         with self._state:
-            self._state.wait_for(lambda: not self._making,
+            self._state.wait_for(lambda: not (self._making or self._busy),
                                  timeout=max(0.0, deadline - time.monotonic()))
 
     # ------------------------------------------------------------ the thread
@@ -190,6 +190,8 @@ class DirectoryKeeper:
                     _close(task)
                 else:
                     self._make_ahead_now(task)
+            except Exception:  # the thread must go on: the jobs wait for it
+                logger.exception("the job directories' thread failed a task")
             finally:
                 with self._state:
                     self._busy = False
@@ -205,9 +207,10 @@ class DirectoryKeeper:
                 made = (parent, path, fd)
         except OSError as e:
             logger.debug("no job directory made ahead in %s: %s", parent, e)
-        with self._state:
-            self._ahead, self._making = made, False
-            self._state.notify_all()
+        finally:  # (the job then makes its own)
+            with self._state:
+                self._ahead, self._making = made, False
+                self._state.notify_all()
 
     # ------------------------------------------------------------------ fork
     def before_fork(self) -> None:
