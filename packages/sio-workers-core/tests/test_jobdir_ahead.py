@@ -155,13 +155,19 @@ def test_a_process_that_exits_removes_its_directory_made_ahead(job_tmp):
     assert _job_dirs(job_tmp) == []
 
 
-def test_a_killed_processs_directory_made_ahead_is_swept(job_tmp):
+def test_a_killed_processs_directory_made_ahead_is_swept(job_tmp, caplog):
+    """Swept like a dead job's directory; being empty, it is no warning."""
+    import logging
+
     done = _three_jobs(job_tmp, "kill")
     assert done.returncode == -signal.SIGKILL
     assert done.stdout.strip() == "1"
     [left] = _job_dirs(job_tmp)
-    assert runner.sweep_job_directories() == 1
+    with caplog.at_level(logging.INFO, logger="sio.workers.runner"):
+        assert runner.sweep_job_directories() == 1
     assert not os.path.exists(left)
+    assert [r.levelname for r in caplog.records] == ["INFO"]
+    assert "1 empty job directories" in caplog.text
 
 
 def _slow_make(made, started):

@@ -371,3 +371,17 @@ def test_the_watchdogs_cpu_count_is_each_threads_own():
     t.join()
     assert seen == [1.0] and everyone == float(len(os.sched_getaffinity(0)))
     assert watchdog._cpus_of_this_thread() == everyone
+
+
+@needs_supervisor
+def test_the_programs_own_cpu_clock_is_exact(tmp_path, monkeypatch, build_c):
+    """The program's own CPU clock (clock(), CLOCK_PROCESS_CPUTIME_ID)
+    advances as it does outside: no CPU rlimit, whose process-wide timer
+    would make it step a scheduler tick at a time (4 ms at HZ=250). The time
+    limit is the watchdog's; a spinning program is still TLE."""
+    monkeypatch.chdir(tmp_path)
+    exe = str(build_c("packages/sio-workers-core/tests/programs/exec_own_clock.c"))
+    with SupervisedExecutor() as ex:
+        renv = ex([exe], capture_output=True, time_limit=5000)
+    assert renv["result_code"] == "OK", renv
+    assert int(renv["stdout"]) > 1000, renv["stdout"]  # (about 5 with RLIMIT_CPU here)

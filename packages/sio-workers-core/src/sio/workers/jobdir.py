@@ -106,7 +106,7 @@ def _sweep(parent: str) -> int | None:
     lock = _open_creation_lock(parent)
     if lock is None:
         return None
-    removed = 0
+    removed = empty = 0
     try:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -126,6 +126,8 @@ def _sweep(parent: str) -> int | None:
                         logger.warning("job directory %s has mounts inside: left for "
                                        "sio-clear-stale", entry.path)
                         continue
+                    if not os.listdir(fd):
+                        empty += 1  # made ahead, or its job had put nothing in it
                     shutil.rmtree(entry.path, ignore_errors=True)
                     removed += 1
                 finally:
@@ -134,9 +136,12 @@ def _sweep(parent: str) -> int | None:
         return removed
     finally:
         os.close(lock)
-    if removed:
-        logger.warning("removed %d job directories left by dead processes in %s",
-                       removed, parent)
+    if removed > empty:
+        logger.warning("removed %d job directories left by dead processes in %s "
+                       "(%d of them empty)", removed, parent, empty)
+    elif removed:
+        logger.info("removed %d empty job directories left by dead processes in %s",
+                    removed, parent)
     return removed
 
 

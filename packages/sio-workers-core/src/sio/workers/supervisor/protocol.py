@@ -21,7 +21,6 @@ here starts, opens or waits for anything):
 from __future__ import annotations
 
 import functools
-import math
 import os
 import resource
 import signal
@@ -68,17 +67,14 @@ def _run_args(spec: RunSpec, slot: Slot, by_name: bool = True) -> list[str]:
         args += ["-n", slot.netns]
     profile = spec.profile
     args += _limit_args(spec.output_limit, profile.nofile, profile.stack_is_memory,
-                        spec.mem_limit_kib,
-                        spec.time_limit_ms if spec.clock.enforce else None,
-                        spec.real_time_limit_ms, spec.cwd, profile.seccomp, spec.plain_open)
+                        spec.mem_limit_kib, spec.real_time_limit_ms, spec.cwd, profile.seccomp, spec.plain_open)
     return args
 
 
 @functools.lru_cache(maxsize=256)
 def _limit_args(output_limit: int | None, nofile: int, stack_is_memory: bool,
-                mem_limit_kib: int | None, enforced_time_limit_ms: int | None,
-                real_time_limit_ms: int | None, cwd: str, seccomp: str,
-                plain_open: bool) -> tuple[str, ...]:
+                mem_limit_kib: int | None, real_time_limit_ms: int | None, cwd: str,
+                seccomp: str, plain_open: bool) -> tuple[str, ...]:
     """The rlimits, ``-T``, ``-w``, ``-s`` and ``-o`` of :func:`_run_args`
     (pure text of its arguments: remembered, a judge's runs repeat them)."""
     args: list[str] = []
@@ -99,10 +95,11 @@ def _limit_args(output_limit: int | None, nofile: int, stack_is_memory: bool,
         rl.append((resource.RLIMIT_STACK, stack, stack))
     else:
         rl.append((resource.RLIMIT_STACK, 8 << 20, 8 << 20))
-    if enforced_time_limit_ms is not None:
-        # A per-process backstop only: the watchdog kills the tree first.
-        soft = math.ceil(enforced_time_limit_ms / 1000) + 1
-        rl.append((resource.RLIMIT_CPU, soft, soft + 1))
+    # No RLIMIT_CPU: the watchdog enforces the time limit on the run's whole
+    # tree, the launcher's wall limit (-T) backs it. A CPU rlimit arms the
+    # kernel's process-wide CPU timer, and while that runs the program's own
+    # CPU clock (clock(), CLOCK_PROCESS_CPUTIME_ID) advances a scheduler tick
+    # at a time (4 ms at HZ=250) instead of exactly, as it does outside.
     for res, soft, hard in rl:
         args += ["-r", f"{res}:{soft}:{hard}"]
     if real_time_limit_ms is not None:
