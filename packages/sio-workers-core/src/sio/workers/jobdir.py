@@ -12,8 +12,9 @@ job's directory ahead — is done by a thread of its own
 for it with :func:`current_job_dir`, and for the directory ``run()`` was
 called from with :func:`caller_dir`.
 
-This module imports nothing from :mod:`sio`, so any module
-(:mod:`sio.workers.ft` among them) can use it without importing the runner.
+This module imports only foundations of :mod:`sio.workers` (``mounts``,
+``flock``, ``jobdir_keeper``), so any module (:mod:`sio.workers.ft` among
+them) can use it without importing the runner.
 """
 from __future__ import annotations
 

@@ -67,7 +67,8 @@ def _run_args(spec: RunSpec, slot: Slot, by_name: bool = True) -> list[str]:
         args += ["-n", slot.netns]
     profile = spec.profile
     args += _limit_args(spec.output_limit, profile.nofile, profile.stack_is_memory,
-                        spec.mem_limit_kib, spec.real_time_limit_ms, spec.cwd, profile.seccomp, spec.plain_open)
+                        spec.mem_limit_kib, spec.real_time_limit_ms, spec.cwd,
+                        profile.seccomp, spec.plain_open)
     return args
 
 
