@@ -257,12 +257,58 @@ def test_a_failing_make_leaves_the_thread_serving(tmp_path, caplog):
 
     keeper = DirectoryKeeper(make)
     keeper.make_ahead(str(tmp_path))
-    assert keeper.take(str(tmp_path)) is None  # no wait past the failure
-    keeper.flush()  # (logged just after)
+    keeper.flush()
     assert "boom" in caplog.text
+    assert keeper.take(str(tmp_path)) is None  # the job makes its own
     keeper.make_ahead(str(tmp_path))
+    keeper.flush()
     path, fd = keeper.take(str(tmp_path))
     assert os.path.isdir(path)
     keeper.close(fd)
     keeper.flush()
     os.rmdir(path)
+
+
+def test_the_thread_begins_its_task_when_a_job_waits_for_its_program(tmp_path):
+    """Not while the job's Python code runs (the GIL): at the next wait for
+    a program (job_waits), or after FALLBACK without one."""
+    import threading
+    import time
+
+    from sio.workers import job_waits, jobdir_keeper
+    from sio.workers.jobdir_keeper import DirectoryKeeper
+
+    started, made = threading.Event(), []
+    keeper = DirectoryKeeper(_slow_make(made, started))
+    keeper.close(os.open(tmp_path, os.O_RDONLY))  # starts the thread
+    keeper.flush()
+    since = time.monotonic()
+    keeper.make_ahead(str(tmp_path))
+    assert not started.wait(jobdir_keeper.FALLBACK / 2)  # no job waits yet
+    job_waits.a_wait_begins()
+    assert started.wait(5)
+    # begun at the wait, well before the fallback would have begun it
+    assert time.monotonic() - since < jobdir_keeper.FALLBACK * 0.9 + 0.2
+    keeper.flush()
+    keeper.discard_ahead()
+
+    started.clear()
+    keeper.make_ahead(str(tmp_path))  # no job waits at all: begun anyway
+    assert started.wait(jobdir_keeper.FALLBACK * 20)
+    keeper.flush()
+    keeper.discard_ahead()
+    assert len(made) == 2 and os.listdir(tmp_path) == []
+
+
+def test_a_directory_not_begun_when_its_job_starts_is_not_made(tmp_path):
+    """The job makes its own at once; the one asked for is never made."""
+    import threading
+
+    from sio.workers.jobdir_keeper import DirectoryKeeper
+
+    started, made = threading.Event(), []
+    keeper = DirectoryKeeper(_slow_make(made, started))
+    keeper.make_ahead(str(tmp_path))
+    assert keeper.take(str(tmp_path)) is None  # not begun: no wait
+    keeper.flush()
+    assert not made and not started.is_set()

@@ -457,6 +457,38 @@ def test_a_serving_launcher_holds_the_next_program_parked_and_takes_it_along(
     assert not any(os.path.exists(f"/proc/{p}") for p in tree)
 
 
+def test_from_the_second_run_on_the_parked_program_takes_its_run_itself(
+        build_c, tmp_path, counted, monkeypatch):
+    """Between runs the parked program waits for the go message itself
+    (recvmsg) and the init only for the program's exec (futex): the
+    worker's message wakes the program, not the init. Runs are served so
+    one after another."""
+    import platform
+
+    if platform.machine() != "x86_64":
+        pytest.skip("system call numbers of x86-64")
+    exe, server = _serving_launcher(build_c, tmp_path, monkeypatch)
+    for _ in range(3):
+        renv, lines = run(exe, tmp_path)
+        assert renv["result_code"] == "OK" and lines[4] == "2"
+        deadline = time.monotonic() + 5
+        waiting: dict[int, int] = {}
+        while time.monotonic() < deadline:
+            tree = _descendants(server.pid)
+            try:
+                waiting = {p: int(open(f"/proc/{p}/syscall").read().split()[0]) for p in tree}
+            except (OSError, ValueError):
+                continue
+            if sorted(waiting.values()) == [47, 202]:
+                break
+            time.sleep(0.01)
+        # recvmsg (47) in the parked program, futex (202) in the init
+        assert sorted(waiting.values()) == [47, 202], waiting
+        init = min(waiting)  # started first
+        assert waiting[init] == 202
+    assert counted == [True, True, True]
+
+
 def test_a_serving_init_that_dies_during_a_run_ends_it_at_once(build_c, tmp_path, counted,
                                                                 monkeypatch):
     """The worker waits on a serving launcher's eventfd, not on its status

@@ -21,6 +21,14 @@ Two kinds of work go to the thread (:class:`DirectoryKeeper`):
   Celery's pool processes at their shutdown through :func:`discard_ahead`)
   and, after a kill, by the next sweep like a dead job's directory.
 
+The thread works while a job waits for its program
+(:mod:`sio.workers.job_waits`: the supervisor's watch), not while the job's
+Python code runs, which would wait for the GIL each time the thread holds
+it: a task is begun at the next such wait, or after :data:`FALLBACK`
+seconds without one (jobs that run no supervised program, an idle worker).
+Adding a task wakes nobody. A job that finds its directory still not begun
+makes its own (the one asked for is then not made).
+
 While a job keeps the machine quiet (:meth:`DirectoryKeeper.quiet`:
 ``cpu-exec``, which measures real CPU time alone on the machine), the thread
 finishes the task it is on before the job goes on and starts no other.
@@ -30,19 +38,25 @@ closes its copies of the descriptors.
 """
 from __future__ import annotations
 
+import collections
 import contextlib
 import logging
 import os
-import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
+
+from sio.workers import job_waits
 
 logger = logging.getLogger("sio.workers.runner")
 
 #: Seconds a job waits for a directory the thread is making before it makes
 #: its own.
 AHEAD_WAIT = 1.0
+
+#: Seconds a task waits for a job's wait (:mod:`sio.workers.job_waits`)
+#: before the thread does it anyway.
+FALLBACK = 0.05
 
 #: ``(parent, path, lock descriptor)`` of a directory made ahead.
 Ahead = tuple[str, str, int]
@@ -85,7 +99,8 @@ class DirectoryKeeper:
 
     def __init__(self, make: Callable[[str], tuple[str, int | None]]) -> None:
         self._make = make
-        self._tasks: queue.SimpleQueue[int | str] = queue.SimpleQueue()
+        self._tasks: collections.deque[tuple[float, int | str]] = collections.deque()
+        """``(when it was added, task)``: a lock to close or a parent to make in."""
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
         self._state = threading.Condition()
@@ -94,11 +109,12 @@ class DirectoryKeeper:
         self._quiet = 0  # jobs now keeping the machine quiet
         self._busy = False  # the thread is on a task
         self._dropped = 0  # asked-for directories not to be made after all
+        self._hurry_until = 0.0  # flush(): tasks added until then wait for no job
 
     # ---------------------------------------------------------- the job's side
     def close(self, fd: int) -> None:
         """Close ``fd`` (the lock of a removed directory) off the job's path."""
-        self._tasks.put(fd)
+        self._tasks.append((time.monotonic(), fd))
         self._ensure_thread()
 
     def make_ahead(self, parent: str) -> None:
@@ -108,17 +124,28 @@ class DirectoryKeeper:
             if self._ahead is not None or self._making or self._quiet:
                 return
             self._making = True
-        self._tasks.put(parent)
+        self._tasks.append((time.monotonic(), parent))
         self._ensure_thread()
+
+    def _wait_for_the_making(self) -> None:
+        """(Under ``_state``.) Let a directory being made be finished
+        (waiting up to :data:`AHEAD_WAIT`); one asked for and not begun is
+        not made."""
+        if self._making and not self._busy:
+            self._making = False
+            self._dropped += 1
+            self._state.notify_all()
+        elif self._making:
+            self._state.wait_for(lambda: not self._making, timeout=AHEAD_WAIT)
 
     def take(self, parent: str) -> tuple[str, int] | None:
         """The directory made ahead in ``parent`` (waiting up to
         :data:`AHEAD_WAIT` for one being made), or ``None``: the caller
-        then makes its own. One made elsewhere (the temporary directory
-        changed) or no longer fresh is removed."""
+        then makes its own (also when the one asked for is not begun yet).
+        One made elsewhere (the temporary directory changed) or no longer
+        fresh is removed."""
         with self._state:
-            if self._making:
-                self._state.wait_for(lambda: not self._making, timeout=AHEAD_WAIT)
+            self._wait_for_the_making()
             ahead, self._ahead = self._ahead, None
         if ahead is None:
             return None
@@ -131,8 +158,7 @@ class DirectoryKeeper:
     def discard_ahead(self) -> None:
         """Remove the directory made ahead, if any (at the process's exit)."""
         with self._state:
-            if self._making:
-                self._state.wait_for(lambda: not self._making, timeout=AHEAD_WAIT)
+            self._wait_for_the_making()
             ahead, self._ahead = self._ahead, None
         if ahead is not None:
             _remove_empty(ahead[1], ahead[2])
@@ -159,9 +185,12 @@ class DirectoryKeeper:
                 self._state.notify_all()
 
     def flush(self, timeout: float = 5.0) -> None:
-        """Wait until every queued task is done (tests)."""
+        """Wait until every queued task is done, without waiting for a
+        job's wait (tests)."""
         deadline = time.monotonic() + timeout
-        while not self._tasks.empty() and time.monotonic() < deadline:
+        self._hurry_until = time.monotonic()
+        job_waits.nudge()
+        while self._tasks and time.monotonic() < deadline:
             time.sleep(0.001)
         with self._state:
             self._state.wait_for(lambda: not (self._making or self._busy),
@@ -177,25 +206,41 @@ class DirectoryKeeper:
                     self._thread.start()
 
     def _run(self) -> None:
+        since = job_waits.begun()
         while True:
-            task = self._tasks.get()
+            # until a job waits for its program, or the oldest task has
+            # waited FALLBACK: adding a task woke nobody
+            oldest = self._tasks[0][0] if self._tasks else time.monotonic()
+            timeout = max(0.0, oldest + FALLBACK - time.monotonic())
+            came = job_waits.wait_for_a_wait(since, timeout, self._hurried)
+            since = job_waits.begun()
+            if not came and not (self._tasks and self._tasks[0][0] + FALLBACK <= time.monotonic()):
+                continue
+            for _ in range(len(self._tasks)):  # (what comes meanwhile: the next time)
+                self._do(self._tasks.popleft()[1])
+
+    def _hurried(self) -> bool:
+        """Whether a task added before the running :meth:`flush` waits."""
+        return bool(self._tasks) and self._tasks[0][0] <= self._hurry_until
+
+    def _do(self, task: int | str) -> None:
+        with self._state:
+            self._state.wait_for(lambda: not self._quiet)
+            if not isinstance(task, int) and self._dropped:
+                self._dropped -= 1
+                return
+            self._busy = True
+        try:
+            if isinstance(task, int):
+                _close(task)
+            else:
+                self._make_ahead_now(task)
+        except Exception:  # the thread must go on: the jobs wait for it
+            logger.exception("the job directories' thread failed a task")
+        finally:
             with self._state:
-                self._state.wait_for(lambda: not self._quiet)
-                if not isinstance(task, int) and self._dropped:
-                    self._dropped -= 1
-                    continue
-                self._busy = True
-            try:
-                if isinstance(task, int):
-                    _close(task)
-                else:
-                    self._make_ahead_now(task)
-            except Exception:  # the thread must go on: the jobs wait for it
-                logger.exception("the job directories' thread failed a task")
-            finally:
-                with self._state:
-                    self._busy = False
-                    self._state.notify_all()
+                self._busy = False
+                self._state.notify_all()
 
     def _make_ahead_now(self, parent: str) -> None:
         made: Ahead | None = None
@@ -214,11 +259,10 @@ class DirectoryKeeper:
 
     # ------------------------------------------------------------------ fork
     def before_fork(self) -> None:
-        """Let a directory being made be made first: the child must not
-        inherit a lock it does not know of."""
+        """Let a directory being made be made first (one not begun is not
+        made): the child must not inherit a lock it does not know of."""
         with self._state:
-            if self._making:
-                self._state.wait_for(lambda: not self._making, timeout=AHEAD_WAIT)
+            self._wait_for_the_making()
 
     def after_fork_in_child(self) -> None:
         """The parent's tasks and directory are not the child's: close its
@@ -227,14 +271,12 @@ class DirectoryKeeper:
         self._start_lock = threading.Lock()
         self._state = threading.Condition()
         self._making = self._busy = False
+        self._hurry_until = 0.0
         self._quiet = self._dropped = 0
         if self._ahead is not None:
             _close(self._ahead[2])
             self._ahead = None
-        while True:
-            try:
-                task = self._tasks.get_nowait()
-            except queue.Empty:
-                return
+        while self._tasks:
+            task = self._tasks.popleft()[1]
             if isinstance(task, int):
                 _close(task)

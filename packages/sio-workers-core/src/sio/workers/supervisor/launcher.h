@@ -94,9 +94,13 @@
  * the start) unless the run left /tmp empty and did not resize it, removes
  * every SysV object of the namespace (the runs share I's IPC namespace one
  * after another: nothing of one run reaches the next; POSIX message queues
- * need RLIMIT_MSGQUEUE, 0 for every program), starts the next run's P,
- * which parks (a futex in I's memory) before anything of a run, and waits
- * for the next message; EOF on fd 5 ends it. No -b destination may lie under /tmp.
+ * need RLIMIT_MSGQUEUE, 0 for every program) and starts the next run's P.
+ * From the second run on, that P takes the next message itself (it shares
+ * I's memory and descriptors until its exec), so the message wakes P, not I;
+ * I waits for P's exec (CLONE_CHILD_CLEARTID). P ending before it has a run
+ * means EOF on fd 5 (I exits quietly, as for EOF at the first run), a bad
+ * message (its error line is out; I exits as it would have) or P killed
+ * while it waited (I starts another). No -b destination may lie under /tmp.
  *
  * The filter of a serving I (x86-64): at its first run, when that run has a
  * seccomp profile (-s other than none), the network namespace by descriptor

@@ -93,6 +93,15 @@ static struct p_start p_run;
 static volatile int p_go;     /* 0 while P is parked; 1: the run is in p_run */
 static volatile pid_t p_tid;  /* P's pid until its exec or exit (kernel-cleared) */
 static pid_t parked = -1;     /* the parked P, or -1 */
+/* A serving I's P after the first run takes its run from the go message
+ * itself (the worker's message wakes P, not I, which waits on p_tid): I's
+ * wakeup and hand-over are off the run's path. P sets p_took_run (and
+ * p_run, run_start) once the message is its run; P ending without it is
+ * the worker's EOF (exit 0), a bad message (its error line is out) or P
+ * killed while parked (I starts another). */
+static int p_receives;
+static volatile int p_took_run;
+static long long run_start;
 
 /* Runs in P: never returns. */
 static void __attribute__((noreturn)) run_program(int exe_fd, char **argv) {
@@ -140,9 +149,20 @@ static long futex(volatile int *word, int op, int val) {
     return syscall(SYS_futex, word, op, val, NULL, NULL, 0);
 }
 
+static void serve_filter_setup(void);
+
 static int program_main(void *arg) {
     (void)arg;
-    while (__atomic_load_n(&p_go, __ATOMIC_ACQUIRE) == 0) futex(&p_go, FUTEX_WAIT, 0);
+    if (p_receives) {
+        char **argv;
+        int fd = receive_run(&argv);
+        serve_filter_setup(); /* only its check: I decided at the first run */
+        run_start = now_ns();
+        p_run = (struct p_start){fd, argv};
+        __atomic_store_n(&p_took_run, 1, __ATOMIC_RELEASE);
+    } else {
+        while (__atomic_load_n(&p_go, __ATOMIC_ACQUIRE) == 0) futex(&p_go, FUTEX_WAIT, 0);
+    }
     struct p_start *ps = &p_run;
     int exe_fd = ps->exe_fd;
     if (i_filtered) {
@@ -218,10 +238,38 @@ static void start_parked(void) {
         if (last_pid_fd < 0 || pwrite(last_pid_fd, "1", 1, 0) != 1) die("ns_last_pid");
     }
     p_go = 0;
+    p_took_run = 0;
+    p_notify_fd = -1;
     p_tid = 1;
     parked = clone(program_main, p_stack + P_STACK_SIZE, P_CLONE_FLAGS, NULL, NULL, NULL,
                    &p_tid);
     if (parked < 0) die("start the program");
+}
+
+/* In I: until P has exec'd or exited (CLONE_CHILD_CLEARTID). */
+static void wait_for_p_exec(void) {
+    for (int tid; (tid = __atomic_load_n(&p_tid, __ATOMIC_ACQUIRE)) != 0;)
+        futex(&p_tid, FUTEX_WAIT, tid);
+}
+
+/* In I, when P takes its run itself (p_receives): wait until a P has taken
+ * a run and exec'd (or failed after taking it); returns that P. */
+static pid_t wait_for_taken_run(void) {
+    for (;;) {
+        if (parked < 0) start_parked();
+        wait_for_p_exec();
+        if (__atomic_load_n(&p_took_run, __ATOMIC_ACQUIRE)) {
+            pid_t p = parked;
+            parked = -1;
+            return p;
+        }
+        int st = 0;
+        while (waitpid(parked, &st, __WALL) < 0 && errno == EINTR) {}
+        parked = -1;
+        /* the worker's EOF (exit 0), or a bad message (exit 120, with its
+         * error line), as when I takes the message; killed: start another */
+        if (WIFEXITED(st)) _exit(WEXITSTATUS(st) == 0 ? 0 : 120);
+    }
 }
 
 /* Runs in I (pid 1): never returns. */
@@ -253,8 +301,8 @@ void run_init(int exe_fd, char **argv) {
     p_stack = map_random(P_STACK_SIZE);
     resolve_seccomp_names();
     for (;;) {
-        if (prepared) exe_fd = receive_run(&argv);
-        if (serving) serve_filter_setup();
+        if (prepared && !p_receives) exe_fd = receive_run(&argv);
+        if (serving && !p_receives) serve_filter_setup();
         run_one(exe_fd, argv);
         if (!serving) _exit(0);
         /* Serving mode: nothing of this run is left (run_one killed and
@@ -267,7 +315,9 @@ void run_init(int exe_fd, char **argv) {
         reset_run_options();
         fresh_tmp(resized);
         clear_ipc();
-        /* the next run's P, while the worker takes this run's result */
+        /* the next run's P, while the worker takes this run's result: it
+         * takes its run from the next message itself */
+        p_receives = 1;
         start_parked();
     }
 }
@@ -284,21 +334,27 @@ static void run_one(int exe_fd, char **argv) {
         sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
         if (sfd < 0) die("signalfd");
     }
-    if (parked > 0 && __atomic_load_n(&p_tid, __ATOMIC_ACQUIRE) == 0) {
-        /* the parked P is gone (it never exits by itself): start another */
-        while (waitpid(parked, NULL, __WALL) < 0 && errno == EINTR) {}
+    pid_t p;
+    long long start;
+    if (p_receives) {
+        p = wait_for_taken_run();
+        start = run_start;
+        exe_fd = p_run.exe_fd;
+    } else {
+        if (parked > 0 && __atomic_load_n(&p_tid, __ATOMIC_ACQUIRE) == 0) {
+            /* the parked P is gone (it never exits by itself): start another */
+            while (waitpid(parked, NULL, __WALL) < 0 && errno == EINTR) {}
+            parked = -1;
+        }
+        if (parked < 0) start_parked();
+        start = now_ns();
+        p_run = (struct p_start){exe_fd, argv};
+        p = parked;
         parked = -1;
+        __atomic_store_n(&p_go, 1, __ATOMIC_RELEASE);
+        futex(&p_go, FUTEX_WAKE, 1);
+        wait_for_p_exec();
     }
-    if (parked < 0) start_parked();
-    long long start = now_ns();
-    p_run = (struct p_start){exe_fd, argv};
-    p_notify_fd = -1;
-    pid_t p = parked;
-    parked = -1;
-    __atomic_store_n(&p_go, 1, __ATOMIC_RELEASE);
-    futex(&p_go, FUTEX_WAKE, 1);
-    for (int tid; (tid = __atomic_load_n(&p_tid, __ATOMIC_ACQUIRE)) != 0;)
-        futex(&p_tid, FUTEX_WAIT, tid);
     /* P has exec'd (or exited): its descriptor table is its own now. */
     if (exec_page != MAP_FAILED) {
         munmap(exec_page, 4096);

@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from sio.workers import job_waits
 from sio.workers.supervisor.cgroups import CgroupStats, RunCgroup
 from sio.workers.supervisor.protocol import _final_line
 
@@ -118,6 +119,8 @@ def _watch(
     line; ``status_r`` is then non-blocking), the wait is for the eventfd and
     the pipe's hang-up only: a line written to the pipe wakes nobody.
     """
+    if spec.prepare_during_run:  # else nothing else of the worker's meanwhile
+        job_waits.a_wait_begins()  # the worker's background work runs now
     poller = None
     if event_fd is not None:
         poller = select.poll()
