@@ -12,7 +12,7 @@
 3. TLE kill latency: CPU time used past a 300 ms limit, and the wall time
    from start to verdict, for a ``for(;;);`` program.
 
-Usage: ``python bench/supervisor_overhead.py [--runs N]`` (as root).
+Usage: ``python bench/supervisor_overhead.py [--runs N] [--no-bwrap]`` (as root).
 """
 
 from __future__ import annotations
@@ -53,6 +53,8 @@ def median_ms(samples: list[float]) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=200)
+    parser.add_argument("--no-bwrap", action="store_true",
+                        help="leave (c) out: bwrap's runs between the others slow them")
     args = parser.parse_args()
     from sio.workers.executors.supervised import SupervisedExecutor
     from sio.workers.supervisor.supervisor import RunSpec, supervise
@@ -63,7 +65,7 @@ def main() -> int:
     trivial = compile_static(work, "trivial", TRIVIAL)
     busy = compile_static(work, "busy", BUSY)
     spin = compile_static(work, "spin", SPIN)
-    bwrap = shutil.which("bwrap")
+    bwrap = None if args.no_bwrap else shutil.which("bwrap")
 
     samples: dict[str, list[float]] = {"a: subprocess.run": [], "b: SupervisedExecutor": []}
     if bwrap:
@@ -85,10 +87,14 @@ def main() -> int:
                 samples["c: bwrap --unshare-all"].append(time.perf_counter() - t)
 
     base = median_ms(samples["a: subprocess.run"])
-    print(f"launch cost, median of {args.runs} interleaved runs of a trivial static program:")
+    base_mean = statistics.fmean(samples["a: subprocess.run"]) * 1000
+    print(f"launch cost, median of {args.runs} interleaved runs of a trivial static program"
+          " (the mean beside it: what a stream of runs pays):")
     for name, values in samples.items():
         m = median_ms(values)
-        print(f"  {name:26s} {m:6.2f} ms   ratio to (a) {m / base:5.2f}")
+        mean = statistics.fmean(values) * 1000
+        print(f"  {name:26s} {m:6.2f} ms   ratio to (a) {m / base:5.2f}"
+              f"   mean {mean:6.2f} ms, ratio {mean / base_mean:5.2f}")
     print("  (targets: b <= 3 x a, b < 5.4 ms = isolate on the reference VM)")
 
     print("CPU-time agreement, 0.5 s busy loop (time_used vs wait4 rusage of the same run):")

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from sio.workers.executors.supervised import SupervisedExecutor
-from sio.workers.supervisor import cgroups, prepared
+from sio.workers.supervisor import cgroups, persona, prepared
 from sio.workers.supervisor import supervisor as supervisor_module
 
 pytestmark = pytest.mark.skipif(
@@ -535,3 +535,50 @@ def test_a_parked_program_that_died_is_replaced(build_c, tmp_path, counted, monk
     assert renv["result_code"] == "OK" and lines[4] == "2", (renv, lines)
     assert prepared._local.prepared is server
     assert counted == [True, True]
+
+
+PERSONA_PROBE = "packages/sio-workers-core/tests/programs/persona_probe.c"
+
+
+def _thread_aslr_off() -> bool:
+    with open("/proc/thread-self/personality") as f:
+        return int(f.read(), 16) & persona.ADDR_NO_RANDOMIZE != 0
+
+
+def test_runs_follow_the_threads_persona_through_served_launchers(build_c, tmp_path, counted,
+                                                                  monkeypatch):
+    """The persona is read from the kernel once per thread and remembered
+    (``persona.py``): each run still gets the thread's ASLR setting, in and
+    out of ``no_aslr`` blocks, and no serving launcher started with one
+    setting serves a run of the other."""
+    monkeypatch.setenv("SIO_SUPERVISOR_SERVE", "1")
+    exe = build_c(PERSONA_PROBE)
+    settings = (False, False, True, True, True, False, False, True)
+    seen = []
+    for off in settings:
+        if off:
+            with persona.no_aslr():
+                assert persona.aslr_off() and _thread_aslr_off()
+                renv, lines = run(exe, tmp_path)
+        else:
+            renv, lines = run(exe, tmp_path)
+        assert renv["result_code"] == "OK", renv
+        seen.append(lines[0])
+        assert persona.aslr_off() is False and not _thread_aslr_off()
+    assert seen == ["aslr off" if off else "aslr on" for off in settings]
+    assert True in counted  # some of them were served
+
+
+def test_forget_reads_the_persona_again():
+    assert persona.aslr_off() is False
+    personality = persona._personality()
+    old = personality(0xFFFFFFFF)
+    personality(old | persona.ADDR_NO_RANDOMIZE)
+    try:
+        assert persona.aslr_off() is False  # remembered: not asked again
+        persona.forget()
+        assert persona.aslr_off() is True
+    finally:
+        personality(old)
+        persona.forget()
+    assert persona.aslr_off() is False

@@ -45,14 +45,12 @@ off (each prepared launcher then serves one run).
 from __future__ import annotations
 
 import array
-import functools
 import os
 import select
 import signal
 import socket
 import threading
 import weakref
-from collections.abc import Callable
 
 from sio.workers.supervisor.slots import Slot, devnull_fd
 
@@ -112,28 +110,6 @@ class _ThreadState(threading.local):
 
 
 _local = _ThreadState()
-
-
-_ADDR_NO_RANDOMIZE = 0x0040000
-
-
-@functools.lru_cache(maxsize=1)
-def _personality() -> Callable[[int], int] | None:
-    try:
-        import ctypes
-
-        return ctypes.CDLL(None, use_errno=True).personality
-    except (OSError, AttributeError):
-        return None
-
-
-def aslr_off() -> bool:
-    """Whether this thread runs with address-space randomisation off
-    (``personality``, inherited by what it spawns; see
-    :func:`sio.workers.vcpu.clocks.no_aslr`)."""
-    personality = _personality()
-    persona = personality(0xFFFFFFFF) if personality is not None else -1
-    return persona >= 0 and persona & _ADDR_NO_RANDOMIZE != 0
 
 
 def filter_key(seccomp: str, plain_open: bool, aslr_off: bool, namespaces: bool,

@@ -26,8 +26,7 @@ import fcntl
 import os
 import subprocess
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -261,19 +260,44 @@ def _forget_idle_in_child() -> None:
 os.register_at_fork(after_in_child=_forget_idle_in_child)
 
 
-@contextmanager
-def acquire_slot(launcher: str | None = None) -> Iterator[Slot]:
-    """Hold a free slot for the duration of the ``with`` block: the one this
-    process kept after its last run, else the first free one."""
-    settings = _settings(launcher)
-    taken = _take_idle(settings)
-    if taken is not None:
+class SlotLease:
+    """A slot held from ``__enter__`` (which returns it) to ``__exit__``: the
+    one this process kept after its last run, else the first free one.
+
+    A class rather than a ``@contextmanager`` generator: it is entered on
+    every run, and a generator's set-up and teardown cost a few
+    microseconds more than this.
+    """
+
+    __slots__ = ("_launcher", "_held")
+
+    def __init__(self, launcher: str | None = None) -> None:
+        self._launcher = launcher
+        self._held: tuple[tuple[object, ...], int, Slot] | None = None
+
+    def __enter__(self) -> Slot:
+        if self._held is not None:
+            raise RuntimeError("a SlotLease is entered once at a time")
+        settings = _settings(self._launcher)
+        taken = _take_idle(settings) or _lock_free(self._launcher)
         fd, slot = taken
-        try:
-            yield slot
-        finally:
-            _release(settings, fd, slot)
-        return
+        self._held = (settings, fd, slot)
+        return slot
+
+    def __exit__(self, *exc_info: object) -> None:
+        held, self._held = self._held, None
+        if held is not None:
+            _release(*held)
+
+
+def acquire_slot(launcher: str | None = None) -> SlotLease:
+    """Hold a free slot for the duration of the ``with`` block (see
+    :class:`SlotLease`); :class:`SlotsExhausted` when all are busy."""
+    return SlotLease(launcher)
+
+
+def _lock_free(launcher: str | None) -> tuple[int, Slot]:
+    """Lock the first free slot: its lock file's descriptor and the slot."""
     lock_files = _lock_files()
     if launcher:
         favor_dynmods(launcher)
@@ -285,17 +309,13 @@ def acquire_slot(launcher: str | None = None) -> Iterator[Slot]:
         except BlockingIOError:
             os.close(fd)
             continue
-        slot = None
         try:
             uid = uid_base() + index
             netns = slot_netns(index, launcher) if launcher else None
-            slot = Slot(index=index, uid=uid, gid=uid, cgroup=_slot_cgroup(index), netns=netns)
-            yield slot
-            return
-        finally:
-            if slot is None:
-                fcntl.flock(fd, fcntl.LOCK_UN)
-                os.close(fd)
-            else:
-                _release(settings, fd, slot)
+            return fd, Slot(index=index, uid=uid, gid=uid, cgroup=_slot_cgroup(index),
+                            netns=netns)
+        except BaseException:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+            raise
     raise SlotsExhausted(f"all {count} supervisor slots are busy")

@@ -26,7 +26,7 @@ import signal
 import time
 from typing import TYPE_CHECKING
 
-from sio.workers.supervisor import prepared
+from sio.workers.supervisor import persona, prepared
 from sio.workers.supervisor.protocol import _launcher_args, _run_args, _tmp_arg
 from sio.workers.supervisor.slots import Slot, netns_fd
 
@@ -81,7 +81,7 @@ def _start_prepared(spec: RunSpec, slot: Slot, prep: prepared.Prepared,
     """Send the run to a prepared launcher (:mod:`.prepared`). None when it
     is gone (the caller discards it and starts its own); a reason (str)
     when the run cannot start at all. ``aslr_off``: whether this thread runs
-    with address-space randomisation off (:func:`.prepared.aslr_off`, asked
+    with address-space randomisation off (:func:`.persona.aslr_off`, asked
     when None)."""
     executable = spec.executable or spec.argv[0]
     # The network namespace and the cgroups come as descriptors.
@@ -113,7 +113,7 @@ def _start_prepared(spec: RunSpec, slot: Slot, prep: prepared.Prepared,
             opened += procs
         fds += procs
         args += ["-c", "cgroup"] * len(procs)
-        if prepared.aslr_off() if aslr_off is None else aslr_off:
+        if persona.aslr_off() if aslr_off is None else aslr_off:
             args.append("-A")  # a launcher started now would inherit it
         tmp = _tmp_arg(spec)
         if tmp != prep.tmp:

@@ -34,7 +34,7 @@ import stat
 import time
 from dataclasses import dataclass, field
 
-from sio.workers.supervisor import build, prepared
+from sio.workers.supervisor import build, persona, prepared
 from sio.workers.supervisor.cgroups import CgroupError, CgroupStats
 
 # LAUNCHER_WALL_MARGIN_MS and _final_line: only re-exported (tests import them from here)
@@ -180,7 +180,7 @@ def _run_in_slot(spec: RunSpec, launcher: str, slot: Slot) -> RunOutcome:
     spec.clock.start(cgroup)
     root_args = _root_args(spec)
     root_key = _root_key(spec, root_args) if root_args else ()
-    aslr_off = prepared.aslr_off()
+    aslr_off = persona.aslr_off()
     if root_key:
         # a serving launcher keeps the filter of its first run for all its
         # runs (launcher.h): it serves only runs of the same filter

@@ -35,9 +35,15 @@ from dataclasses import dataclass
 MLE_MARGIN = 0.95
 
 
-@dataclass(frozen=True)
+@dataclass
 class Facts:
-    """What the supervisor measured. Units: ms, KiB, bytes."""
+    """What the supervisor measured. Units: ms, KiB, bytes.
+
+    Read-only by contract (derive a changed copy with
+    :func:`dataclasses.replace`); not ``frozen``, whose ``__init__`` sets each
+    of the fourteen fields through ``object.__setattr__`` and costs about
+    2 µs more on every run.
+    """
 
     wait_status: int | None = None
     """Raw ``wait`` status of the program; None when it produced none."""

@@ -15,39 +15,17 @@ depend on the rounding).
 
 from __future__ import annotations
 
-import ctypes
 import os
 import signal
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from sio.workers.supervisor import build
 from sio.workers.supervisor.cgroups import CgroupStats, RunCgroup
+from sio.workers.supervisor.persona import ADDR_NO_RANDOMIZE, no_aslr
 from sio.workers.supervisor.supervisor import CpuClock
 from sio.workers.vcpu import INSTRUCTIONS_PER_MS, QEMU_INSTRUCTIONS_PER_MS, perf, plugin
 from sio.workers.vcpu.qemu import CountArea, CountResult
 
-ADDR_NO_RANDOMIZE = 0x0040000
-_libc = ctypes.CDLL(None, use_errno=True)
-
-
-@contextmanager
-def no_aslr() -> Iterator[None]:
-    """Turn address-space randomisation off for what this thread spawns.
-
-    ``personality(ADDR_NO_RANDOMIZE)`` is per thread and inherited across fork
-    and exec; the previous persona is restored on exit.
-    """
-    old = _libc.personality(0xFFFFFFFF)
-    if old < 0 or old & ADDR_NO_RANDOMIZE:
-        yield
-        return
-    _libc.personality(old | ADDR_NO_RANDOMIZE)
-    try:
-        yield
-    finally:
-        _libc.personality(old)
-
+__all__ = ["ADDR_NO_RANDOMIZE", "PerfClock", "QemuClock", "no_aslr"]
 
 def _ms(instructions: int, per_ms: int) -> int:
     return int(instructions) // per_ms
