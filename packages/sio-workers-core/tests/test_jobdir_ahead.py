@@ -312,3 +312,55 @@ def test_a_directory_not_begun_when_its_job_starts_is_not_made(tmp_path):
     assert keeper.take(str(tmp_path)) is None  # not begun: no wait
     keeper.flush()
     assert not made and not started.is_set()
+
+
+def _voluntary_switches(native_id: int) -> int:
+    with open(f"/proc/self/task/{native_id}/status") as f:
+        for line in f:
+            if line.startswith("voluntary_ctxt_switches:"):
+                return int(line.split()[1])
+    raise AssertionError("no voluntary_ctxt_switches")
+
+
+def test_an_idle_thread_dozes_and_the_next_task_wakes_it(tmp_path, monkeypatch):
+    """Without tasks for DOZE_AFTER the thread stops waking every FALLBACK
+    (an idle worker's thread sleeps); the next task added wakes it, and it
+    is done as before: at the next job's wait, or after FALLBACK."""
+    import threading
+    import time
+
+    from sio.workers import job_waits, jobdir_keeper
+    from sio.workers.jobdir_keeper import DirectoryKeeper
+
+    monkeypatch.setattr(jobdir_keeper, "DOZE_AFTER", 0.2)
+    started, made = threading.Event(), []
+    keeper = DirectoryKeeper(_slow_make(made, started))
+    keeper.close(os.open(tmp_path, os.O_RDONLY))  # starts the thread
+    keeper.flush()
+    deadline = time.monotonic() + 5
+    while not keeper._dozing and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert keeper._dozing
+    tid = keeper._thread.native_id
+    before = _voluntary_switches(tid)
+    time.sleep(0.5)  # ten FALLBACKs: a thread not dozing wakes ten times
+    assert _voluntary_switches(tid) - before <= 1
+    since = time.monotonic()
+    keeper.make_ahead(str(tmp_path))  # woken, but it waits for a job's wait
+    assert not started.wait(jobdir_keeper.FALLBACK / 2)
+    job_waits.a_wait_begins()
+    assert started.wait(5)
+    assert time.monotonic() - since < jobdir_keeper.FALLBACK * 0.9 + 0.2
+    keeper.flush()
+    keeper.discard_ahead()
+    # dozing again, a task with no job's wait at all is still done
+    deadline = time.monotonic() + 5
+    while not keeper._dozing and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert keeper._dozing
+    started.clear()
+    keeper.make_ahead(str(tmp_path))
+    assert started.wait(jobdir_keeper.FALLBACK * 20)
+    keeper.flush()
+    keeper.discard_ahead()
+    assert len(made) == 2 and os.listdir(tmp_path) == []

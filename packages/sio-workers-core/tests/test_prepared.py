@@ -582,3 +582,54 @@ def test_forget_reads_the_persona_again():
         personality(old)
         persona.forget()
     assert persona.aslr_off() is False
+
+
+@pytest.mark.parametrize("malformed, error", [
+    ("a descriptor short", "wrong number of descriptors in the run's message"),
+    ("a root option", "the run's message may not change the root"),
+])
+def test_a_bad_message_to_a_parked_program_ends_the_run_and_its_launcher(
+        build_c, tmp_path, counted, monkeypatch, malformed, error):
+    """From a serving init's second run on, the parked program parses the go
+    message itself. A message it refuses (a descriptor missing; an option
+    that would change the root) ends that run at once as SE, takes the
+    serving launcher (init and program) with it, leaves nothing in the
+    slot's cgroup, and the next run starts a launcher of its own (the worker
+    never sends such a message; this is the launcher's own guard)."""
+    exe, server = _serving_launcher(build_c, tmp_path, monkeypatch)
+    renv, lines = run(exe, tmp_path)  # the first run the parked program takes itself
+    assert renv["result_code"] == "OK" and lines[4] == "2"
+    deadline = time.monotonic() + 5
+    while len(tree := _descendants(server.pid)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(tree) == 2, tree  # the init and the parked program
+    real_send = prepared.send_run
+
+    def send_malformed(prep, args, fds):
+        if malformed == "a descriptor short":
+            fds = fds[:-1]
+        else:
+            args = ["-M", str(tmp_path), *args]
+        return real_send(prep, args, fds)
+
+    monkeypatch.setattr(prepared, "send_run", send_malformed)
+    start = time.monotonic()
+    renv, _ = run(exe, tmp_path, time_limit=5000)
+    took = time.monotonic() - start
+    monkeypatch.setattr(prepared, "send_run", real_send)
+    # the program's error line reaches the worker on the run's status pipe
+    assert (renv["result_code"], renv["result_string"]) == ("SE", f"supervisor: {error}"), renv
+    assert took < 3, took  # at once, not at the run's limits
+    deadline = time.monotonic() + 5
+    while any(os.path.exists(f"/proc/{p}") for p in (*tree, server.pid)) \
+            and time.monotonic() < deadline:
+        supervisor_module._reap_finished()
+        time.sleep(0.01)
+    assert not any(os.path.exists(f"/proc/{p}") for p in (*tree, server.pid))
+    assert prepared._local.prepared is not server
+    from sio.workers.supervisor.slots import acquire_slot
+
+    with acquire_slot(str(supervisor_module.build.launcher_path())) as slot:
+        assert not slot.cgroup.has_processes()
+    renv, lines = run(exe, tmp_path)
+    assert renv["result_code"] == "OK", renv

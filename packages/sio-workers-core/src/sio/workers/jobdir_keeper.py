@@ -26,7 +26,9 @@ The thread works while a job waits for its program
 Python code runs, which would wait for the GIL each time the thread holds
 it: a task is begun at the next such wait, or after :data:`FALLBACK`
 seconds without one (jobs that run no supervised program, an idle worker).
-Adding a task wakes nobody. A job that finds its directory still not begun
+Adding a task wakes nobody, except the first after :data:`DOZE_AFTER`
+seconds without any: by then the thread has stopped looking for tasks (an
+idle worker's thread does not wake at all). A job that finds its directory still not begun
 makes its own (the one asked for is then not made).
 
 While a job keeps the machine quiet (:meth:`DirectoryKeeper.quiet`:
@@ -57,6 +59,12 @@ AHEAD_WAIT = 1.0
 #: Seconds a task waits for a job's wait (:mod:`sio.workers.job_waits`)
 #: before the thread does it anyway.
 FALLBACK = 0.05
+
+#: Seconds without a task after which the thread dozes: it stops waking
+#: every :data:`FALLBACK` to look for tasks, and the next task added wakes
+#: it (one wake-up, the first task after an idle spell). A worker judging
+#: a stream of jobs never gets there; an idle one stops waking at all.
+DOZE_AFTER = 1.0
 
 #: ``(parent, path, lock descriptor)`` of a directory made ahead.
 Ahead = tuple[str, str, int]
@@ -110,12 +118,14 @@ class DirectoryKeeper:
         self._busy = False  # the thread is on a task
         self._dropped = 0  # asked-for directories not to be made after all
         self._hurry_until = 0.0  # flush(): tasks added until then wait for no job
+        self._dozing = False  # the thread sleeps until a task or a job's wait
 
     # ---------------------------------------------------------- the job's side
     def close(self, fd: int) -> None:
         """Close ``fd`` (the lock of a removed directory) off the job's path."""
         self._tasks.append((time.monotonic(), fd))
         self._ensure_thread()
+        self._wake_if_dozing()
 
     def make_ahead(self, parent: str) -> None:
         """Have the next job's directory made in ``parent`` while this job
@@ -126,6 +136,13 @@ class DirectoryKeeper:
             self._making = True
         self._tasks.append((time.monotonic(), parent))
         self._ensure_thread()
+        self._wake_if_dozing()
+
+    def _wake_if_dozing(self) -> None:
+        """(After a task is added.) A dozing thread must see it: wake it. A
+        thread that is not dozing finds it by itself within FALLBACK."""
+        if self._dozing:  # (the thread itself ends its doze)
+            job_waits.nudge()
 
     def _wait_for_the_making(self) -> None:
         """(Under ``_state``.) Let a directory being made be finished
@@ -207,17 +224,37 @@ class DirectoryKeeper:
 
     def _run(self) -> None:
         since = job_waits.begun()
+        idle_since: float | None = None
         while True:
             # until a job waits for its program, or the oldest task has
-            # waited FALLBACK: adding a task woke nobody
-            oldest = self._tasks[0][0] if self._tasks else time.monotonic()
-            timeout = max(0.0, oldest + FALLBACK - time.monotonic())
-            came = job_waits.wait_for_a_wait(since, timeout, self._hurried)
-            since = job_waits.begun()
-            if not came and not (self._tasks and self._tasks[0][0] + FALLBACK <= time.monotonic()):
-                continue
+            # waited FALLBACK: adding a task woke nobody (unless dozing)
+            now = time.monotonic()
+            timeout: float | None = FALLBACK
+            if self._tasks:
+                idle_since = None
+                timeout = max(0.0, self._tasks[0][0] + FALLBACK - now)
+            elif idle_since is None:
+                idle_since = now
+            elif now - idle_since >= DOZE_AFTER:
+                self._dozing = True  # (then the tasks are looked at again:
+                if self._tasks:  # one added before this line saw no doze)
+                    self._dozing = False
+                    continue
+                timeout = None
+            job_waits.wait_for_a_wait(since, timeout, self._woken)
+            self._dozing = False
+            now_begun = job_waits.begun()
+            job_waited, since = now_begun != since, now_begun
+            due = bool(self._tasks) and self._tasks[0][0] + FALLBACK <= time.monotonic()
+            if not (job_waited or due or self._hurried()):
+                continue  # (woken from a doze: the task waits for a job's wait)
             for _ in range(len(self._tasks)):  # (what comes meanwhile: the next time)
                 self._do(self._tasks.popleft()[1])
+
+    def _woken(self) -> bool:
+        """Whether the thread must stop waiting although no job waits: a
+        flush, or a task for a dozing thread."""
+        return self._hurried() or (self._dozing and bool(self._tasks))
 
     def _hurried(self) -> bool:
         """Whether a task added before the running :meth:`flush` waits."""
@@ -270,7 +307,7 @@ class DirectoryKeeper:
         self._thread = None
         self._start_lock = threading.Lock()
         self._state = threading.Condition()
-        self._making = self._busy = False
+        self._making = self._busy = self._dozing = False
         self._hurry_until = 0.0
         self._quiet = self._dropped = 0
         if self._ahead is not None:
