@@ -28,8 +28,8 @@ it: a task is begun at the next such wait, or after :data:`FALLBACK`
 seconds without one (jobs that run no supervised program, an idle worker).
 Adding a task wakes nobody, except the first after :data:`DOZE_AFTER`
 seconds without any: by then the thread has stopped looking for tasks (an
-idle worker's thread does not wake at all). A job that finds its directory still not begun
-makes its own (the one asked for is then not made).
+idle worker's thread does not wake at all). A job that finds its directory
+still not begun makes its own (the one asked for is then not made).
 
 While a job keeps the machine quiet (:meth:`DirectoryKeeper.quiet`:
 ``cpu-exec``, which measures real CPU time alone on the machine), the thread
