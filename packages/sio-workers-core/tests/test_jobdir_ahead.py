@@ -364,3 +364,41 @@ def test_an_idle_thread_dozes_and_the_next_task_wakes_it(tmp_path, monkeypatch):
     keeper.flush()
     keeper.discard_ahead()
     assert len(made) == 2 and os.listdir(tmp_path) == []
+
+
+def test_a_job_does_not_wait_for_a_close_when_its_directory_is_not_begun(tmp_path,
+                                                                         monkeypatch):
+    """The thread on another task (closing a removed directory's lock) has
+    not begun the directory asked for: the job makes its own at once
+    instead of waiting for the close and the making behind it (a job
+    without a program wait, a ping, used to wait for both at every start)."""
+    import threading
+    import time
+
+    from sio.workers import job_waits, jobdir_keeper
+    from sio.workers.jobdir_keeper import DirectoryKeeper
+
+    closing, real_close = threading.Event(), jobdir_keeper._close
+
+    def slow_close(fd):
+        closing.set()
+        time.sleep(0.5)
+        real_close(fd)
+
+    monkeypatch.setattr(jobdir_keeper, "_close", slow_close)
+    started, made = threading.Event(), []
+    keeper = DirectoryKeeper(_slow_make(made, started))
+    keeper.close(os.open(tmp_path, os.O_RDONLY))
+    keeper.make_ahead(str(tmp_path))  # queued behind the close
+    job_waits.a_wait_begins()
+    assert closing.wait(5)
+    begin = time.monotonic()
+    assert keeper.take(str(tmp_path)) is None  # not begun: the job makes its own
+    assert time.monotonic() - begin < 0.2  # without waiting for the close
+    keeper.flush()
+    assert not made and not started.is_set()  # and the one asked for is never made
+    keeper.make_ahead(str(tmp_path))  # asked for again: made
+    keeper.flush()
+    assert len(made) == 1
+    keeper.discard_ahead()
+    assert os.listdir(tmp_path) == []

@@ -116,6 +116,7 @@ class DirectoryKeeper:
         self._making = False
         self._quiet = 0  # jobs now keeping the machine quiet
         self._busy = False  # the thread is on a task
+        self._make_begun = False  # ... and that task is the directory asked for
         self._dropped = 0  # asked-for directories not to be made after all
         self._hurry_until = 0.0  # flush(): tasks added until then wait for no job
         self._dozing = False  # the thread sleeps until a task or a job's wait
@@ -148,7 +149,8 @@ class DirectoryKeeper:
         """(Under ``_state``.) Let a directory being made be finished
         (waiting up to :data:`AHEAD_WAIT`); one asked for and not begun is
         not made."""
-        if self._making and not self._busy:
+        if self._making and not self._make_begun:
+            # (the thread may be on another task: closing a lock)
             self._making = False
             self._dropped += 1
             self._state.notify_all()
@@ -267,6 +269,7 @@ class DirectoryKeeper:
                 self._dropped -= 1
                 return
             self._busy = True
+            self._make_begun = not isinstance(task, int)
         try:
             if isinstance(task, int):
                 _close(task)
@@ -276,7 +279,7 @@ class DirectoryKeeper:
             logger.exception("the job directories' thread failed a task")
         finally:
             with self._state:
-                self._busy = False
+                self._busy = self._make_begun = False
                 self._state.notify_all()
 
     def _make_ahead_now(self, parent: str) -> None:
@@ -307,7 +310,7 @@ class DirectoryKeeper:
         self._thread = None
         self._start_lock = threading.Lock()
         self._state = threading.Condition()
-        self._making = self._busy = self._dozing = False
+        self._making = self._busy = self._make_begun = self._dozing = False
         self._hurry_until = 0.0
         self._quiet = self._dropped = 0
         if self._ahead is not None:
