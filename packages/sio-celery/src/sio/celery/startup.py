@@ -16,14 +16,18 @@ next job (:func:`sio.workers.jobdir.discard_ahead`).
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
-from celery.signals import worker_init, worker_process_shutdown
+from celery.signals import worker_init, worker_process_shutdown, worker_ready
+
+logger = logging.getLogger(__name__)
 
 
 def connect(app: Any) -> None:
-    """Clear stale state when a worker of ``app`` starts; remove a pool
-    process's job directory made ahead when it ends."""
+    """Clear stale state (and warn about a dear job directories' file
+    system) when a worker of ``app`` starts; remove a pool process's job
+    directory made ahead when it ends."""
 
     @worker_process_shutdown.connect(weak=False)
     def _discard_job_directory_ahead(**_: Any) -> None:
@@ -38,3 +42,23 @@ def connect(app: Any) -> None:
         from sio.workers.stale import clear_at_worker_start
 
         clear_at_worker_start()
+
+    @worker_ready.connect(weak=False)
+    def _advise_on_job_directories(sender: Any = None, **_: Any) -> None:
+        # (once the worker's logging is set up: the line gets its prefix)
+        if getattr(sender, "app", None) is app:
+            _warn_about_job_directories()
+
+
+def _warn_about_job_directories() -> None:
+    """Log the advice of :mod:`sio.workers.jobdir_fs` for the job
+    directories' file system, if it has any."""
+    from sio.workers import jobdir_fs
+
+    try:
+        fs = jobdir_fs.describe()
+    except Exception:  # noqa: BLE001 - advice only: never keep a worker from starting
+        logger.debug("cannot tell the job directories' file system", exc_info=True)
+        return
+    if fs is not None and fs.advice:
+        logger.warning("job directories in %s: %s", fs.path, fs.advice)

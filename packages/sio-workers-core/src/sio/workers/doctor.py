@@ -3,7 +3,9 @@
 Prints namespaces, the cgroup version and controllers (and whether peak memory
 and OOM events can be read), seccomp, the perf instruction counter, PRoot,
 qemu-user plugin support, compilers, whether the supervisor's launcher is
-built, and per executor whether it can run here.
+built, the file system under the job directories (with a warning for one
+that makes every new file dear, :mod:`sio.workers.jobdir_fs`), and per
+executor whether it can run here.
 
 Exit status: 0 when every *configured* executor can run, 1 otherwise.
 Configured executors: ``--executors a,b`` or ``$SIO_EXECUTORS`` (comma- or
@@ -255,6 +257,22 @@ def kill_on_death() -> str:
             "it forked may outlive it (run the worker as root)")
 
 
+def check_job_directories() -> dict[str, Any]:
+    """The file system under the job directories (:mod:`sio.workers.jobdir_fs`)."""
+    from sio.workers import jobdir_fs
+
+    try:
+        fs = jobdir_fs.describe()
+    except Exception as exc:  # noqa: BLE001 - report, never crash the doctor
+        return {"path": None, "detail": f"cannot tell ({exc})", "advice": None}
+    if fs is None:
+        return {"path": None, "detail": "cannot tell (no /proc/self/mountinfo entry)",
+                "advice": None}
+    return {"path": fs.path, "fstype": fs.fstype, "device": fs.device,
+            "mountpoint": fs.mountpoint, "journal": fs.journal, "detail": fs.summary,
+            "advice": fs.advice}
+
+
 def check_stale() -> dict[str, Any]:
     """What a stale-state sweep would clear now (a dry run of
     :func:`sio.workers.stale.clear_stale_state`) and whether it can."""
@@ -282,6 +300,7 @@ def gather(build_it: bool = False) -> dict[str, Any]:
         "tools": check_tools(),
         "launcher": check_launcher(build_it),
         "native": check_native(build_it),
+        "job_directories": check_job_directories(),
         "stale": check_stale(),
     }
     report["executors"] = check_executors(report)
@@ -320,6 +339,9 @@ def format_report(report: dict[str, Any], configured: list[str]) -> str:
             + (f" ({info['where']}: {info['path']})" if info["built"] else " (built on first use)")
             + (f" error: {info['error']}" if "error" in info else "")
         )
+    jobs = report["job_directories"]
+    lines.append(f"job directories: {jobs['path'] or '?'}: {jobs['detail']}"
+                 + (f" - WARNING: {jobs['advice']}" if jobs["advice"] else ""))
     stale = report["stale"]
     lines.append(
         f"stale-state sweep: {stale['summary']}"

@@ -16,8 +16,9 @@ import os
 MNT_DETACH = 2
 
 
-def _unescape(field: str) -> str:
-    # mountinfo escapes space, tab, newline and backslash as \ooo
+def unescape_mountinfo(field: str) -> str:
+    """A field of ``/proc/self/mountinfo`` as the path it names (the kernel
+    writes space, tab, newline and backslash as ``\\ooo``)."""
     out, i = [], 0
     while i < len(field):
         if field[i] == "\\" and i + 4 <= len(field) and field[i + 1:i + 4].isdigit():
@@ -33,7 +34,7 @@ def mountpoints() -> list[str]:
     """Every mountpoint of our mount namespace (``/proc/self/mountinfo``)."""
     try:
         with open("/proc/self/mountinfo") as f:
-            return [_unescape(line.split()[4]) for line in f if len(line.split()) > 4]
+            return [unescape_mountinfo(line.split()[4]) for line in f if len(line.split()) > 4]
     except OSError:
         return []
 

@@ -1,0 +1,102 @@
+"""The job directories' file system (sio.workers.jobdir_fs) and its line in sio-doctor."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from sio.workers import jobdir_fs
+
+MOUNTINFO = """\
+22 1 254:0 / / rw,relatime shared:1 - ext4 /dev/vda rw,discard
+25 22 0:21 / /dev/shm rw,nosuid,nodev shared:3 - tmpfs tmpfs rw
+30 22 0:30 / /srv/judge\\040tmp rw,relatime shared:9 - tmpfs judge\\040tmp rw,size=1g
+31 22 259:2 / /srv rw,relatime shared:10 - xfs /dev/nvme0n1p2 rw
+40 25 0:40 / /dev/shm rw,relatime shared:11 - tmpfs second rw
+"""
+
+
+def test_the_deepest_mount_holds_a_path():
+    assert jobdir_fs.mount_of("/tmp", MOUNTINFO) == ("/", "ext4", "254:0", "/dev/vda")
+    assert jobdir_fs.mount_of("/srv/x", MOUNTINFO)[:2] == ("/srv", "xfs")
+    # an escaped space in the mountpoint and the source
+    assert jobdir_fs.mount_of("/srv/judge tmp/a", MOUNTINFO) == (
+        "/srv/judge tmp", "tmpfs", "0:30", "judge tmp")
+    # /srv/judge is not inside "/srv/judge tmp"; a prefix of a name is no parent
+    assert jobdir_fs.mount_of("/srv/judge", MOUNTINFO)[0] == "/srv"
+    # stacked on one mountpoint: the last mounted is the one seen
+    assert jobdir_fs.mount_of("/dev/shm/a", MOUNTINFO)[3] == "second"
+    assert jobdir_fs.mount_of("/x", "garbage\n\n1 2 3\n") is None
+
+
+def test_journal_is_read_from_jbd2(tmp_path):
+    jbd2 = tmp_path / "jbd2"
+    jbd2.mkdir()
+    (jbd2 / "sda1-8").mkdir()
+    (jbd2 / "dm-0-8").mkdir()
+    assert jobdir_fs.has_journal("sda1", str(jbd2)) is True
+    assert jobdir_fs.has_journal("dm-0", str(jbd2)) is True
+    assert jobdir_fs.has_journal("vda", str(jbd2)) is False
+    assert jobdir_fs.has_journal("sda", str(jbd2)) is False  # sda1 is not sda
+
+
+def test_block_device_name_follows_sys_dev_block(tmp_path):
+    (tmp_path / "devices" / "virtio0" / "block" / "vda").mkdir(parents=True)
+    os.symlink(tmp_path / "devices" / "virtio0" / "block" / "vda", tmp_path / "254:0")
+    assert jobdir_fs.block_device_name("254:0", str(tmp_path)) == "vda"
+    assert jobdir_fs.block_device_name("0:21", str(tmp_path)) is None
+
+
+def test_advice_only_for_ext4_without_a_journal():
+    def fs(fstype, journal):
+        return jobdir_fs.FileSystem("/tmp", "/", fstype, "/dev/vda", "vda", journal)
+
+    assert fs("ext4", False).advice == jobdir_fs.NO_JOURNAL_ADVICE
+    assert "TMPDIR" in fs("ext4", False).advice
+    assert fs("ext4", True).advice is None
+    assert fs("ext4", None).advice is None  # unknown: no claim
+    assert fs("xfs", None).advice is None
+    assert fs("ext4", False).summary == "ext4 on vda (mounted at /), NO journal"
+    tmpfs = jobdir_fs.FileSystem("/dev/shm", "/dev/shm", "tmpfs", "tmpfs", None, None)
+    assert tmpfs.summary == "tmpfs (mounted at /dev/shm)"
+
+
+def test_describe_agrees_with_findmnt(tmp_path):
+    findmnt = shutil.which("findmnt")
+    if not findmnt:
+        pytest.skip("no findmnt")
+    for path in (str(tmp_path), "/dev/shm", "/"):
+        if not os.path.isdir(path):
+            continue
+        fs = jobdir_fs.describe(path)
+        target, fstype = subprocess.run(
+            [findmnt, "-T", path, "-no", "TARGET,FSTYPE"], capture_output=True, text=True,
+            check=True).stdout.split()[:2]
+        assert (fs.mountpoint, fs.fstype) == (target, fstype), path
+        if fs.fstype == "ext4" and fs.device:
+            journaled = any(n.rpartition("-")[0] == fs.device
+                            for n in os.listdir("/proc/fs/jbd2")) \
+                if os.path.isdir("/proc/fs/jbd2") else False
+            assert fs.journal is journaled
+
+
+def test_default_is_the_job_directories_parent(tmp_path, monkeypatch):
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr("tempfile.tempdir", None)  # gettempdir() reads TMPDIR again
+    assert jobdir_fs.describe().path == os.path.realpath(tmp_path)
+
+
+@pytest.mark.parametrize("tmpdir", ["/dev/shm", None])
+def test_doctor_prints_the_job_directories_line(tmpdir, tmp_path):
+    target = tmpdir if tmpdir and os.path.isdir(tmpdir) else str(tmp_path)
+    fs = jobdir_fs.describe(target)
+    proc = subprocess.run(
+        [sys.executable, "-m", "sio.workers.doctor", "--executors", "unprotected"],
+        capture_output=True, text=True, timeout=120, env={**os.environ, "TMPDIR": target})
+    line = next(x for x in proc.stdout.splitlines() if x.startswith("job directories: "))
+    assert line.startswith(f"job directories: {fs.path}: {fs.summary}")
+    assert ("WARNING: " + jobdir_fs.NO_JOURNAL_ADVICE in line) == (fs.advice is not None)
