@@ -77,10 +77,12 @@ def test_describe_agrees_with_findmnt(tmp_path):
             [findmnt, "-T", path, "-no", "TARGET,FSTYPE"], capture_output=True, text=True,
             check=True).stdout.split()[:2]
         assert (fs.mountpoint, fs.fstype) == (target, fstype), path
-        if fs.fstype == "ext4" and fs.device:
-            journaled = any(n.rpartition("-")[0] == fs.device
-                            for n in os.listdir("/proc/fs/jbd2")) \
-                if os.path.isdir("/proc/fs/jbd2") else False
+        options = f"/proc/fs/ext4/{fs.device}/options"
+        if fs.fstype == "ext4" and fs.device and os.path.exists(options):
+            # another witness: a journaled ext4 always shows its data mode
+            # (data=ordered, journal or writeback); one without a journal none
+            with open(options) as f:
+                journaled = any(line.startswith("data=") for line in f)
             assert fs.journal is journaled
 
 
@@ -100,3 +102,33 @@ def test_doctor_prints_the_job_directories_line(tmpdir, tmp_path):
     line = next(x for x in proc.stdout.splitlines() if x.startswith("job directories: "))
     assert line.startswith(f"job directories: {fs.path}: {fs.summary}")
     assert ("WARNING: " + jobdir_fs.NO_JOURNAL_ADVICE in line) == (fs.advice is not None)
+
+
+def _mount_ext4(image, mountpoint, *mkfs_options):
+    subprocess.run(["truncate", "-s", "32M", str(image)], check=True)
+    subprocess.run(["mkfs.ext4", "-q", "-F", *mkfs_options, str(image)], check=True,
+                   capture_output=True)
+    mountpoint.mkdir()
+    proc = subprocess.run(["mount", "-o", "loop", str(image), str(mountpoint)],
+                          capture_output=True, text=True)
+    if proc.returncode:
+        pytest.skip(f"cannot loop-mount an image here: {proc.stderr.strip()}")
+
+
+def test_a_journaled_and_a_journal_less_ext4_are_told_apart(tmp_path):
+    if os.geteuid() != 0 or not shutil.which("mkfs.ext4"):
+        pytest.skip("needs root and mkfs.ext4")
+    journaled, bare = tmp_path / "journaled", tmp_path / "bare"
+    try:
+        _mount_ext4(tmp_path / "j.img", journaled)
+        _mount_ext4(tmp_path / "n.img", bare, "-O", "^has_journal")
+        with_journal, without = jobdir_fs.describe(str(journaled)), jobdir_fs.describe(str(bare))
+        assert (with_journal.mountpoint, with_journal.fstype) == (str(journaled), "ext4")
+        assert with_journal.device.startswith("loop") and with_journal.journal is True
+        assert with_journal.advice is None
+        assert without.device.startswith("loop") and without.journal is False
+        assert without.advice == jobdir_fs.NO_JOURNAL_ADVICE
+    finally:
+        for mountpoint in (journaled, bare):
+            if os.path.ismount(mountpoint):
+                subprocess.run(["umount", str(mountpoint)], check=True)
