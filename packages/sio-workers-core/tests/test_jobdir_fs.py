@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -51,18 +52,33 @@ def test_block_device_name_follows_sys_dev_block(tmp_path):
     assert jobdir_fs.block_device_name("0:21", str(tmp_path)) is None
 
 
-def test_advice_only_for_ext4_without_a_journal():
-    def fs(fstype, journal):
-        return jobdir_fs.FileSystem("/tmp", "/", fstype, "/dev/vda", "vda", journal)
+def test_advice_only_when_a_new_file_is_measured_dear():
+    def fs(fstype, journal, cost):
+        return jobdir_fs.FileSystem("/tmp", "/", fstype, "/dev/vda", "vda", journal, cost)
 
-    assert fs("ext4", False).advice == jobdir_fs.NO_JOURNAL_ADVICE
-    assert "TMPDIR" in fs("ext4", False).advice
-    assert fs("ext4", True).advice is None
-    assert fs("ext4", None).advice is None  # unknown: no claim
-    assert fs("xfs", None).advice is None
-    assert fs("ext4", False).summary == "ext4 on vda (mounted at /), NO journal"
+    assert fs("ext4", False, None).advice is None  # not measured: no claim
+    assert fs("ext4", False, jobdir_fs.DEAR_US).advice is None
+    dear = fs("ext4", False, 120.4).advice
+    assert dear.startswith("that is dear") and jobdir_fs.NO_JOURNAL_ADVICE in dear
+    assert "TMPDIR on a tmpfs" in dear and "journaled" in dear
+    other = fs("xfs", None, 80).advice
+    assert other.startswith("that is dear") and "TMPDIR on a tmpfs" in other
+    assert jobdir_fs.NO_JOURNAL_ADVICE not in other and "journaled" not in other
+    assert fs("ext4", True, 80).advice is not None  # measured dear all the same
+    assert fs("ext4", False, None).summary == "ext4 on vda (mounted at /), NO journal"
+    assert fs("ext4", True, 14.6).summary == (
+        "ext4 on vda (mounted at /), journal; a new file or directory costs 15 us of CPU now")
     tmpfs = jobdir_fs.FileSystem("/dev/shm", "/dev/shm", "tmpfs", "tmpfs", None, None)
     assert tmpfs.summary == "tmpfs (mounted at /dev/shm)"
+
+
+def test_the_cost_of_a_new_file_is_measured_and_the_probe_removed(tmp_path):
+    cost = jobdir_fs.new_file_cost_us(str(tmp_path))
+    assert cost is not None and 0 < cost < 1e6
+    assert list(tmp_path.iterdir()) == []
+    assert jobdir_fs.new_file_cost_us(str(tmp_path / "missing")) is None
+    assert jobdir_fs.describe(str(tmp_path)).new_file_us is not None
+    assert jobdir_fs.describe(str(tmp_path), measure=False).new_file_us is None
 
 
 def test_describe_agrees_with_findmnt(tmp_path):
@@ -72,7 +88,7 @@ def test_describe_agrees_with_findmnt(tmp_path):
     for path in (str(tmp_path), "/dev/shm", "/"):
         if not os.path.isdir(path):
             continue
-        fs = jobdir_fs.describe(path)
+        fs = jobdir_fs.describe(path, measure=False)
         target, fstype = subprocess.run(
             [findmnt, "-T", path, "-no", "TARGET,FSTYPE"], capture_output=True, text=True,
             check=True).stdout.split()[:2]
@@ -89,19 +105,24 @@ def test_describe_agrees_with_findmnt(tmp_path):
 def test_default_is_the_job_directories_parent(tmp_path, monkeypatch):
     monkeypatch.setenv("TMPDIR", str(tmp_path))
     monkeypatch.setattr("tempfile.tempdir", None)  # gettempdir() reads TMPDIR again
-    assert jobdir_fs.describe().path == os.path.realpath(tmp_path)
+    assert jobdir_fs.describe(measure=False).path == os.path.realpath(tmp_path)
+
+
+COST = re.compile(r"a new file or directory costs (\d+) us of CPU now")
 
 
 @pytest.mark.parametrize("tmpdir", ["/dev/shm", None])
 def test_doctor_prints_the_job_directories_line(tmpdir, tmp_path):
     target = tmpdir if tmpdir and os.path.isdir(tmpdir) else str(tmp_path)
-    fs = jobdir_fs.describe(target)
+    fs = jobdir_fs.describe(target, measure=False)
     proc = subprocess.run(
         [sys.executable, "-m", "sio.workers.doctor", "--executors", "unprotected"],
         capture_output=True, text=True, timeout=120, env={**os.environ, "TMPDIR": target})
     line = next(x for x in proc.stdout.splitlines() if x.startswith("job directories: "))
-    assert line.startswith(f"job directories: {fs.path}: {fs.summary}")
-    assert ("WARNING: " + jobdir_fs.NO_JOURNAL_ADVICE in line) == (fs.advice is not None)
+    assert line.startswith(f"job directories: {fs.path}: {fs.summary}; "), line
+    cost = int(COST.search(line).group(1))  # measured by the doctor itself
+    assert ("WARNING: that is dear" in line) == (cost > jobdir_fs.DEAR_US), line
+    assert not list(tmp_path.glob(".sio-fs-probe-*"))  # the probe is gone
 
 
 def _mount_ext4(image, mountpoint, *mkfs_options):
@@ -125,9 +146,14 @@ def test_a_journaled_and_a_journal_less_ext4_are_told_apart(tmp_path):
         with_journal, without = jobdir_fs.describe(str(journaled)), jobdir_fs.describe(str(bare))
         assert (with_journal.mountpoint, with_journal.fstype) == (str(journaled), "ext4")
         assert with_journal.device.startswith("loop") and with_journal.journal is True
-        assert with_journal.advice is None
         assert without.device.startswith("loop") and without.journal is False
-        assert without.advice == jobdir_fs.NO_JOURNAL_ADVICE
+        for fs in (with_journal, without):
+            assert fs.new_file_us is not None
+            assert (fs.advice is not None) == (fs.new_file_us > jobdir_fs.DEAR_US)
+        if without.advice:
+            assert jobdir_fs.NO_JOURNAL_ADVICE in without.advice
+        if with_journal.advice:
+            assert jobdir_fs.NO_JOURNAL_ADVICE not in with_journal.advice
     finally:
         for mountpoint in (journaled, bare):
             if os.path.ismount(mountpoint):

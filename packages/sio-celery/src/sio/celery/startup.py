@@ -25,8 +25,8 @@ logger = logging.getLogger(__name__)
 
 
 def connect(app: Any) -> None:
-    """Clear stale state (and warn about a dear job directories' file
-    system) when a worker of ``app`` starts; remove a pool process's job
+    """Clear stale state when a worker of ``app`` starts, log its job
+    directories' file system once it is ready; remove a pool process's job
     directory made ahead when it ends."""
 
     @worker_process_shutdown.connect(weak=False)
@@ -47,12 +47,12 @@ def connect(app: Any) -> None:
     def _advise_on_job_directories(sender: Any = None, **_: Any) -> None:
         # (once the worker's logging is set up: the line gets its prefix)
         if getattr(sender, "app", None) is app:
-            _warn_about_job_directories()
+            _log_job_directories()
 
 
-def _warn_about_job_directories() -> None:
-    """Log the advice of :mod:`sio.workers.jobdir_fs` for the job
-    directories' file system, if it has any."""
+def _log_job_directories() -> None:
+    """Log the job directories' file system and the cost of a new file
+    there (:mod:`sio.workers.jobdir_fs`): a warning when it is dear."""
     from sio.workers import jobdir_fs
 
     try:
@@ -60,5 +60,9 @@ def _warn_about_job_directories() -> None:
     except Exception:  # noqa: BLE001 - advice only: never keep a worker from starting
         logger.debug("cannot tell the job directories' file system", exc_info=True)
         return
-    if fs is not None and fs.advice:
-        logger.warning("job directories in %s: %s", fs.path, fs.advice)
+    if fs is None:
+        return
+    if fs.advice:
+        logger.warning("job directories in %s: %s - %s", fs.path, fs.summary, fs.advice)
+    else:
+        logger.info("job directories in %s: %s", fs.path, fs.summary)

@@ -3,9 +3,9 @@
 Prints namespaces, the cgroup version and controllers (and whether peak memory
 and OOM events can be read), seccomp, the perf instruction counter, PRoot,
 qemu-user plugin support, compilers, whether the supervisor's launcher is
-built, the file system under the job directories (with a warning for one
-that makes every new file dear, :mod:`sio.workers.jobdir_fs`), and per
-executor whether it can run here.
+built, the file system under the job directories and what a new file costs
+there, measured (with a warning when it is dear, :mod:`sio.workers.jobdir_fs`),
+and per executor whether it can run here.
 
 Exit status: 0 when every *configured* executor can run, 1 otherwise.
 Configured executors: ``--executors a,b`` or ``$SIO_EXECUTORS`` (comma- or
@@ -269,7 +269,8 @@ def check_job_directories() -> dict[str, Any]:
         return {"path": None, "detail": "cannot tell (no /proc/self/mountinfo entry)",
                 "advice": None}
     return {"path": fs.path, "fstype": fs.fstype, "device": fs.device,
-            "mountpoint": fs.mountpoint, "journal": fs.journal, "detail": fs.summary,
+            "mountpoint": fs.mountpoint, "journal": fs.journal,
+            "new_file_us": fs.new_file_us, "detail": fs.summary,
             "advice": fs.advice}
 
 

@@ -1,37 +1,48 @@
-"""The file system under the job directories, and what it costs a test.
+"""The file system under the job directories, and what a new file costs there.
 
 Every test makes files in a job directory (:mod:`sio.workers.jobdir`, under
 :func:`tempfile.gettempdir`: ``$TMPDIR`` or ``/tmp``): the directory itself,
-the program's output, copies of downloaded files. How dear a new file is
-depends on that file system, and one case is a trap: an **ext4 without a
-journal**. There the kernel's inode allocator skips every inode freed in
-the last 60 seconds, or 360 while the block of the inode table holding it
-is dirty (``recently_deleted`` in ``fs/ext4/ialloc.c``), one buffer lookup
-each. A judge frees inodes at a high rate (a directory and an output a
-test), so each new file steps over the minutes' worth before it: measured
-on a 2-vCPU VM, a ``mkdir`` or a file create cost 15–25 µs of CPU after a
-``sync`` and 110–150 µs (up to 0.4 ms in a busy hour) while files written
-recently waited for writeback (``docs/exec.rst``).
+the program's output, copies of downloaded files. What a new file costs
+depends on that file system and on its history. One case is known to be
+dear: on an **ext4 without a journal** the kernel's inode allocator skips
+every inode freed in the last 60 seconds, or 360 while the block of the
+inode table holding it is dirty (``recently_deleted`` in
+``fs/ext4/ialloc.c``), one buffer lookup each. On this project's 2-vCPU VMs
+(a long-used 264 GB root file system, much of it full) a ``mkdir`` or a file
+create cost 15–25 µs of CPU after a ``sync`` and 110–150 µs (up to 0.4 ms in
+a busy hour) while files written recently waited for writeback; a fresh
+512 MB journal-less image after 60 000 freed inodes and 200 files waiting
+for writeback did not show it (18 and 13 µs), so the kind of file system
+alone does not tell (``docs/exec.rst``).
 
-:func:`describe` tells which file system holds a directory: its mountpoint,
-type and device, and for ext4 whether it has a journal (``/proc/fs/jbd2``
-lists the journals of mounted file systems as ``<device>-<inode>``), with
-advice for the journal-less case. ``sio-doctor`` prints it.
+:func:`describe` therefore says both: which file system holds a directory
+(mountpoint, type, device, and for ext4 whether it has a journal:
+``/proc/fs/jbd2`` lists the journals of mounted file systems as
+``<device>-<inode>``) and what a new directory and a new file cost there now
+(:func:`new_file_cost_us`, measured), with advice when that is dear.
+``sio-doctor`` prints it; a Celery worker logs it once ready.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
+import statistics
 import tempfile
+import time
 from dataclasses import dataclass
 
 from sio.workers.mounts import unescape_mountinfo
 
-#: Advice for job directories on a journal-less ext4.
+#: Median CPU microseconds of a new file or directory above which the job
+#: directories' file system is called dear (a tmpfs: ~5 µs, a quiet ext4:
+#: 12–25 µs; a test makes at least two).
+DEAR_US = 50.0
+
+#: Added to the advice when the dear file system is an ext4 without a journal.
 NO_JOURNAL_ADVICE = (
-    "ext4 without a journal: each new file steps over the inodes freed in the last "
-    "1-6 minutes (0.1-0.4 ms a file on a busy judge); put TMPDIR on a tmpfs "
-    "(memory for the jobs' files) or on a journaled file system"
+    "an ext4 without a journal, whose inode allocator skips every inode freed in the "
+    "last 1-6 minutes"
 )
 
 
@@ -50,10 +61,14 @@ class FileSystem:
     ``None`` for a file system on none (tmpfs, overlay)."""
     journal: bool | None
     """ext4 only: whether it has a journal (``None``: not ext4, or unknown)."""
+    new_file_us: float | None = None
+    """Median CPU microseconds of a new directory or file there, measured
+    (:func:`new_file_cost_us`); ``None``: not measured."""
 
     @property
     def summary(self) -> str:
-        """One line: type, device, mountpoint and, for ext4, the journal."""
+        """One line: type, device, mountpoint, for ext4 the journal, and
+        the measured cost of a new file."""
         where = self.device or self.source
         text = self.fstype if where == self.fstype else f"{self.fstype} on {where}"
         text += f" (mounted at {self.mountpoint})"
@@ -61,14 +76,47 @@ class FileSystem:
             text += {True: ", journal", False: ", NO journal", None: ", journal unknown"}[
                 self.journal
             ]
+        if self.new_file_us is not None:
+            text += f"; a new file or directory costs {self.new_file_us:.0f} us of CPU now"
         return text
 
     @property
     def advice(self) -> str | None:
-        """What an operator should know, or ``None``."""
-        if self.fstype == "ext4" and self.journal is False:
-            return NO_JOURNAL_ADVICE
+        """What an operator should know (a new file measured dear), or ``None``."""
+        if self.new_file_us is None or self.new_file_us <= DEAR_US:
+            return None
+        why = f" ({NO_JOURNAL_ADVICE})" if self.fstype == "ext4" and self.journal is False else ""
+        return (
+            f"that is dear{why}, and every test makes at least two: put TMPDIR on a tmpfs "
+            f"(~5 us; memory for the jobs' files)"
+            + (" or on a journaled file system" if why else "")
+        )
+
+
+def new_file_cost_us(directory: str, count: int = 32) -> float | None:
+    """Median CPU microseconds (this thread's) of making a directory and a
+    file in it, ``count`` of each, in a private directory made in
+    ``directory`` and removed after; ``None`` when ``directory`` is not
+    writable."""
+    try:
+        probe = tempfile.mkdtemp(prefix=".sio-fs-probe-", dir=directory)
+    except OSError:
         return None
+    samples: list[float] = []
+    try:
+        for i in range(count):
+            sub = os.path.join(probe, str(i))
+            begin = time.thread_time()
+            os.mkdir(sub)
+            made = time.thread_time()
+            fd = os.open(os.path.join(sub, "f"), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            samples += [made - begin, time.thread_time() - made]
+            os.close(fd)
+    except OSError:
+        pass
+    finally:
+        shutil.rmtree(probe, ignore_errors=True)
+    return statistics.median(samples) * 1e6 if samples else None
 
 
 def mount_of(path: str, mountinfo: str) -> tuple[str, str, str, str] | None:
@@ -112,9 +160,10 @@ def has_journal(device: str, jbd2_dir: str = "/proc/fs/jbd2") -> bool | None:
     return any(name.rpartition("-")[0] == device for name in names)
 
 
-def describe(path: str | None = None) -> FileSystem | None:
+def describe(path: str | None = None, measure: bool = True) -> FileSystem | None:
     """The file system holding ``path`` (default: the job directories'
-    parent, :func:`tempfile.gettempdir`); ``None`` when it cannot be told."""
+    parent, :func:`tempfile.gettempdir`), with what a new file costs there
+    now unless not ``measure``; ``None`` when it cannot be told."""
     path = os.path.realpath(path or tempfile.gettempdir())
     try:
         with open("/proc/self/mountinfo") as f:
@@ -126,4 +175,5 @@ def describe(path: str | None = None) -> FileSystem | None:
     mountpoint, fstype, major_minor, source = found
     device = block_device_name(major_minor)
     journal = has_journal(device) if fstype == "ext4" and device else None
-    return FileSystem(path, mountpoint, fstype, source, device, journal)
+    cost = new_file_cost_us(path) if measure else None
+    return FileSystem(path, mountpoint, fstype, source, device, journal, cost)
