@@ -116,11 +116,11 @@ def make_tests(tmp: Path, n: int) -> list[dict]:
         inp.write_text(f"{i} {i * 7}\n")
         hint.write_text(f"{i * 8}\n")
         tests.append({"exe": str(exe), "in": str(inp), "hint": str(hint)})
-    # Written back at once: on a journal-less ext4 (this VM's) the inode
-    # allocator steps over every inode freed in the last 60 s, or 360 s while
-    # its inode table block is dirty, so the new files would make each
-    # test's directory and output (of either loop) ~0.1 ms dearer in the
-    # rounds before the kernel writes them back (docs/exec.rst).
+    # Written back at once: on this VM's long-used, journal-less root ext4 a
+    # few hundred files waiting for writeback made each inode allocation
+    # (every test's directory and output, of either loop) ~0.1 ms dearer in
+    # the rounds before the kernel wrote them back (measured; a fresh
+    # journal-less image did not show it; docs/exec.rst).
     os.sync()
     return tests
 
