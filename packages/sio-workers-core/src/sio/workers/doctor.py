@@ -5,7 +5,10 @@ and OOM events can be read), seccomp, the perf instruction counter, PRoot,
 qemu-user plugin support, compilers, whether the supervisor's launcher is
 built, the file system under the job directories and what a new file costs
 there, measured (with a warning when it is dear, :mod:`sio.workers.jobdir_fs`),
-and per executor whether it can run here.
+what a ``cpuid`` and a static glibc program's start cost this CPU, measured
+(:mod:`sio.workers.cpuid_cost`: on a virtual machine the start-up's ``cpuid``
+traps are a floor under every C program's ``time_used``), and per executor
+whether it can run here.
 
 Exit status: 0 when every *configured* executor can run, 1 otherwise.
 Configured executors: ``--executors a,b`` or ``$SIO_EXECUTORS`` (comma- or
@@ -274,6 +277,20 @@ def check_job_directories() -> dict[str, Any]:
             "advice": fs.advice}
 
 
+def check_cpuid(build_it: bool) -> dict[str, Any]:
+    """What ``cpuid`` and a static glibc program's start cost here
+    (:mod:`sio.workers.cpuid_cost`): measured with the probe when it is
+    built (or ``build_it``)."""
+    from sio.workers import cpuid_cost, native
+
+    try:
+        cost = cpuid_cost.measure(build=build_it)
+    except (cpuid_cost.ProbeError, native.NativeBuildError, OSError) as exc:
+        return {"measured": False, "detail": f"not measured ({exc})"}
+    return {"measured": True, "hypervisor": cost.hypervisor, "cpuid_us": cost.cpuid_us,
+            "start_us": cost.start_us, "detail": cost.summary}
+
+
 def check_stale() -> dict[str, Any]:
     """What a stale-state sweep would clear now (a dry run of
     :func:`sio.workers.stale.clear_stale_state`) and whether it can."""
@@ -302,6 +319,7 @@ def gather(build_it: bool = False) -> dict[str, Any]:
         "launcher": check_launcher(build_it),
         "native": check_native(build_it),
         "job_directories": check_job_directories(),
+        "cpuid": check_cpuid(build_it),
         "stale": check_stale(),
     }
     report["executors"] = check_executors(report)
@@ -343,6 +361,7 @@ def format_report(report: dict[str, Any], configured: list[str]) -> str:
     jobs = report["job_directories"]
     lines.append(f"job directories: {jobs['path'] or '?'}: {jobs['detail']}"
                  + (f" - WARNING: {jobs['advice']}" if jobs["advice"] else ""))
+    lines.append(f"cpuid: {report['cpuid']['detail']}")
     stale = report["stale"]
     lines.append(
         f"stale-state sweep: {stale['summary']}"

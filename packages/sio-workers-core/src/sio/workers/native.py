@@ -331,5 +331,10 @@ PLUGIN = NativeHelper(
 )
 """The qemu TCG plugin counting guest instructions (the ``qemu`` vCPU backend)."""
 
-BUILT_AT_INSTALL = (LAUNCHER, REAPER, PLUGIN)
+CPUID_PROBE = NativeHelper(_HERE / "cpuid_probe.c", flags=("-O2", "-Wall", "-static"))
+"""What ``cpuid`` and a static glibc program's start cost here
+(:mod:`sio.workers.cpuid_cost`); static glibc on purpose: a musl build would
+not show glibc's start-up."""
+
+BUILT_AT_INSTALL = (LAUNCHER, REAPER, PLUGIN, CPUID_PROBE)
 """What ``setup.py`` builds into the installed package, next to each source."""
