@@ -4,9 +4,7 @@ and its line in sio-doctor."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -22,16 +20,6 @@ def _cpu_says_hypervisor() -> bool:
     flags = next(line for line in Path("/proc/cpuinfo").read_text().splitlines()
                  if line.startswith("flags"))
     return "hypervisor" in flags.split()
-
-
-def _median_start_us(exe: str, runs: int = 21) -> float:
-    samples = []
-    for _ in range(runs):
-        pid = os.posix_spawn(exe, [exe], {})
-        _, status, usage = os.wait4(pid, 0)
-        assert os.waitstatus_to_exitcode(status) == 0
-        samples.append((usage.ru_utime + usage.ru_stime) * 1e6)
-    return statistics.median(samples)
 
 
 @needs_gcc
@@ -61,8 +49,8 @@ def test_the_start_is_glibcs_start_up(tmp_path):
                     str(tmp_path / "zero.c")], check=True)
     subprocess.run(["gcc", "-O2", "-static", "-nostdlib", "-o", str(tmp_path / "nolibc"),
                     str(tmp_path / "nolibc.c")], check=True)
-    zero = _median_start_us(str(tmp_path / "zero"))
-    nolibc = _median_start_us(str(tmp_path / "nolibc"))
+    zero = cpuid_cost.start_cpu_us([str(tmp_path / "zero")])
+    nolibc = cpuid_cost.start_cpu_us([str(tmp_path / "nolibc")])
     assert cost.start_us / 3 < zero < cost.start_us * 3
     if cost.cpuid_us >= 2:  # cpuid traps (a virtual machine)
         assert cost.start_us >= 10 * cost.cpuid_us
@@ -77,6 +65,11 @@ def test_summary_names_the_hypervisor_or_none():
     metal = cpuid_cost.CpuidCost(None, 0.1, 95.0)
     assert metal.summary.startswith("0.1 us each, no hypervisor; ")
     assert "0.10 ms of CPU" in metal.summary
+
+
+def test_a_failing_program_is_a_probe_error():
+    with pytest.raises(cpuid_cost.ProbeError):
+        cpuid_cost.start_cpu_us(["/bin/false"], runs=1)
 
 
 def test_unexpected_probe_output_is_an_error():

@@ -8,14 +8,15 @@ development VM 5–13 µs, so a static C program that does nothing costs
 ~0.8 ms of CPU, against ~0.1 ms for the same program without libc. That
 time is the program's own (after its ``exec``): it is in every C and C++
 program's ``time_used`` and in every small test's cost, and no supervisor
-can take it away. On bare metal a ``cpuid`` costs ~0.1 µs.
+can take it away. Without a hypervisor ``cpuid`` does not exit and costs
+far less (not measured on this project's machines: run ``sio-doctor``).
 
 :func:`measure` asks the helper ``cpuid_probe`` (``cpuid_probe.c``, linked
 static against glibc like the C programs ``sio-compile`` builds): whether a
 hypervisor is present and its vendor (``cpuid`` leaves 1 and 0x40000000),
 the median thread CPU time of one ``cpuid`` (15 batches of 32), and the CPU
 time of its own start (``cpuid_probe start``: exec and glibc's start-up,
-nothing else; the median of :data:`STARTS` runs, from ``wait4``).
+nothing else; :func:`start_cpu_us`).
 ``sio-doctor`` prints :attr:`CpuidCost.summary`.
 """
 
@@ -69,14 +70,16 @@ def _parse(text: str) -> tuple[str | None, float]:
     return (None if vendor == "-" else vendor), ns / 1000
 
 
-def _start_cpu_us(probe: str) -> float:
-    """Median CPU time (user + system, µs) of ``probe start``, from ``wait4``."""
+def start_cpu_us(argv: list[str], runs: int = STARTS) -> float:
+    """Median CPU time (user + system, µs, from ``wait4``: its exec
+    included) of ``runs`` runs of ``argv`` (an empty environment), each of
+    which must exit 0."""
     samples = []
-    for _ in range(STARTS):
-        pid = os.posix_spawn(probe, [probe, "start"], {})
+    for _ in range(runs):
+        pid = os.posix_spawn(argv[0], argv, {})
         _, status, usage = os.wait4(pid, 0)
         if os.waitstatus_to_exitcode(status) != 0:
-            raise ProbeError(f"cpuid_probe start failed (wait status {status})")
+            raise ProbeError(f"{argv[0]} failed (wait status {status})")
         samples.append((usage.ru_utime + usage.ru_stime) * 1e6)
     return statistics.median(samples)
 
@@ -94,4 +97,4 @@ def measure(build: bool = True) -> CpuidCost:
     except (OSError, subprocess.SubprocessError) as exc:
         raise ProbeError(f"cpuid_probe failed: {exc}") from None
     vendor, cpuid_us = _parse(out)
-    return CpuidCost(vendor, cpuid_us, _start_cpu_us(str(path)))
+    return CpuidCost(vendor, cpuid_us, start_cpu_us([str(path), "start"]))
